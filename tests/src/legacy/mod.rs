@@ -1,0 +1,1 @@
+//! The demo legacy stock database: schema, seeded data and generated hat pictures.

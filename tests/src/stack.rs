@@ -1,0 +1,1 @@
+//! Handles on the local stack, read from the environment that `deploy/local/test` exports.

@@ -1,0 +1,1 @@
+//! The legacy MariaDB as the bridge will see it.
