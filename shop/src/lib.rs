@@ -1,0 +1,51 @@
+//! The Funny Hat web shop: an axum site over the shop's PostgreSQL. It reads the stock replica the
+//! bridge writes (schema `stock`) and never talks to the legacy MySQL. See `docs/ARCHITECTURE.md`.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod migrate;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+use cli::Command;
+use config::Settings;
+use std::future::Future;
+
+/// Runs one command of the CLI to completion.
+pub async fn run(command: Command, settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let metrics = telemetry::init_metrics()?;
+            let app = startup::Application::build(&settings, metrics).await?;
+            app.run_until_stopped(shutdown).await
+        }
+        Command::Migrate => {
+            let applied = migrate::migrate(&settings).await?;
+            if applied.is_empty() {
+                println!("database schema is up to date");
+            } else {
+                println!("applied {} migration(s): {}", applied.len(), applied.join(", "));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

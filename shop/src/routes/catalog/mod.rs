@@ -1,0 +1,3 @@
+//! Catalogue pages: what customers browse. Reads schema `stock` (the bridge's replica) only.
+
+pub mod home;

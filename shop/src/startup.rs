@@ -1,0 +1,121 @@
+//! Start-up in two steps, so tests and `main` share them: [`Application::build`] binds both
+//! listeners and prepares the state (nothing is served yet, and a bad address fails here), then
+//! [`Application::run_until_stopped`] serves until the shutdown future resolves and lets in-flight
+//! requests finish, bounded by [`SHUTDOWN_GRACE`].
+
+use crate::config::Settings;
+use crate::routes;
+use crate::state::{AppState, Site};
+use anyhow::Context;
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::ExposeSecret;
+use sqlx::postgres::PgPoolOptions;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+/// How long in-flight requests get after a shutdown signal before the process exits anyway.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+
+/// Request bodies above this get 413: every form the shop has fits easily.
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+pub struct Application {
+    public: TcpListener,
+    admin: TcpListener,
+    state: AppState,
+    csp: HeaderValue,
+}
+
+impl Application {
+    pub async fn build(settings: &Settings, metrics: PrometheusHandle) -> anyhow::Result<Self> {
+        // Lazy: the site starts (and /healthz says what is wrong) even while the database is down.
+        let db = PgPoolOptions::new()
+            .max_connections(settings.database.max_connections)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect_lazy(settings.database.url.expose_secret())
+            .context("database.url is not a valid PostgreSQL URL")?;
+        let public = TcpListener::bind(settings.http.listen)
+            .await
+            .with_context(|| format!("cannot listen on http.listen = {}", settings.http.listen))?;
+        let admin = TcpListener::bind(settings.admin.listen)
+            .await
+            .with_context(|| format!("cannot listen on admin.listen = {}", settings.admin.listen))?;
+        let site = Arc::new(Site {
+            public_url: settings.http.public_url.clone(),
+            media_base_url: settings.media.base_url.clone(),
+        });
+        let csp = content_security_policy(&settings.media.base_url)?;
+        Ok(Self { public, admin, state: AppState { db, site, metrics }, csp })
+    }
+
+    pub fn public_addr(&self) -> SocketAddr {
+        self.public.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Serves both listeners until `shutdown` resolves, then drains for at most [`SHUTDOWN_GRACE`].
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let public_app = with_layers(routes::public_router().with_state(self.state.clone()), self.csp.clone());
+        let admin_app = routes::admin_router().with_state(self.state.clone());
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            }
+        };
+        tracing::info!(public = %self.public_addr(), admin = %self.admin_addr(), "shop listening");
+        let public = axum::serve(self.public, public_app).with_graceful_shutdown(stopped());
+        let admin = axum::serve(self.admin, admin_app).with_graceful_shutdown(stopped());
+        let servers = tokio::spawn(async move { tokio::try_join!(public.into_future(), admin.into_future()) });
+        shutdown.await;
+        tracing::info!("shutdown requested; finishing in-flight requests");
+        let _ = stop_tx.send(true);
+        match tokio::time::timeout(SHUTDOWN_GRACE, servers).await {
+            Ok(joined) => {
+                joined.context("server task panicked")?.context("server failed")?;
+            }
+            Err(_) => tracing::warn!("in-flight requests did not finish in time; exiting anyway"),
+        }
+        self.state.db.close().await;
+        Ok(())
+    }
+}
+
+fn with_layers(router: Router, csp: HeaderValue) -> Router {
+    let x_request_id = HeaderName::from_static("x-request-id");
+    let header = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+    };
+    router
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, csp))
+        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header(header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
+        .layer(axum::middleware::from_fn(crate::telemetry::record_request))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+}
+
+/// The Content-Security-Policy: same-origin everything, pictures also from the media base URL.
+fn content_security_policy(media_base_url: &str) -> anyhow::Result<HeaderValue> {
+    let csp = format!(
+        "default-src 'self'; img-src 'self' {media_base_url} data:; style-src 'self'; script-src 'self'; \
+         frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    );
+    HeaderValue::from_str(&csp).context("media.base_url cannot be used in a Content-Security-Policy header")
+}

@@ -1,0 +1,21 @@
+//! `AppState`: what every handler may use, cloned cheaply per request. Handlers take the parts
+//! they need through `State<…>` and `FromRef`, never a global.
+
+use axum::extract::FromRef;
+use metrics_exporter_prometheus::PrometheusHandle;
+use sqlx::PgPool;
+use std::sync::Arc;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub db: PgPool,
+    pub site: Arc<Site>,
+    pub metrics: PrometheusHandle,
+}
+
+/// Settings the pages need, resolved once at start-up.
+#[derive(Debug)]
+pub struct Site {
+    pub public_url: String,
+    pub media_base_url: String,
+}
