@@ -2,10 +2,57 @@
 //! on top (`FUNNYHAT_HTTP__LISTEN` sets `http.listen`). Unknown keys are errors, and every error is
 //! one line naming the key and where it came from (the file, or the variable) — never the value,
 //! since values include secrets. The caller reads the file and the environment; this module only
-//! parses, so it is pure and tested here.
+//! parses, so it is pure and tested here — except [`load`], the one function in this crate that reads
+//! anything (the settings file and the process environment), kept here so both binaries share it.
 
 use serde::de::DeserializeOwned;
 use std::fmt;
+use std::path::Path;
+
+/// The `[log]` section both binaries share.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info,bridge=debug`; `RUST_LOG` wins when set.
+    #[serde(default = "default_filter")]
+    pub filter: String,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// One JSON object a line, for log shipping.
+    #[default]
+    Json,
+    /// For people at a terminal.
+    Text,
+}
+
+fn default_filter() -> String {
+    "info".to_owned()
+}
+
+/// Why settings could not be loaded: one line, fit to print before exiting with code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("settings file {path}: {reason}")]
+    Unreadable { path: String, reason: std::io::Error },
+    #[error(transparent)]
+    Invalid(#[from] SettingsError),
+}
+
+/// Reads the settings file (when given) and the `FUNNYHAT_…` environment, then [`parse`]s them.
+pub fn load<T: DeserializeOwned>(path: Option<&Path>) -> Result<T, LoadError> {
+    let text = path
+        .map(|p| std::fs::read_to_string(p).map_err(|reason| LoadError::Unreadable { path: p.display().to_string(), reason }))
+        .transpose()?;
+    let name = path.map_or_else(|| "(no settings file)".to_owned(), |p| p.display().to_string());
+    // FUNNYHAT_CONFIG names the file itself (see each binary's --config) and is not a key.
+    let env = std::env::vars().filter(|(k, _)| k != "FUNNYHAT_CONFIG");
+    Ok(parse(&name, text.as_deref(), env, "FUNNYHAT_")?)
+}
 
 /// Where a setting came from, for error messages.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -14,7 +14,7 @@ pub struct Settings {
     pub database: Database,
     pub media: Media,
     #[serde(default)]
-    pub log: Log,
+    pub log: contracts::settings::Log,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -52,24 +52,6 @@ pub struct Media {
     pub base_url: String,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Log {
-    #[serde(default)]
-    pub format: LogFormat,
-    /// A `tracing` filter such as `info,shop=debug`; `RUST_LOG` wins when set.
-    #[serde(default = "default_filter")]
-    pub filter: String,
-}
-
-#[derive(Debug, Default, Clone, Copy, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LogFormat {
-    #[default]
-    Json,
-    Text,
-}
-
 fn default_admin() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 9101))
 }
@@ -78,31 +60,13 @@ const fn default_max_connections() -> u32 {
     10
 }
 
-fn default_filter() -> String {
-    "info".to_owned()
-}
-
 impl Default for Admin {
     fn default() -> Self {
         Self { listen: default_admin() }
     }
 }
 
-/// Why settings could not be loaded: one line, fit to print before exiting with code 2.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error("settings file {path}: {reason}")]
-    Unreadable { path: String, reason: std::io::Error },
-    #[error(transparent)]
-    Invalid(#[from] contracts::settings::SettingsError),
-}
-
-/// Reads the file (when given) and the environment.
-pub fn load(path: Option<&Path>) -> Result<Settings, LoadError> {
-    let text = path
-        .map(|p| std::fs::read_to_string(p).map_err(|reason| LoadError::Unreadable { path: p.display().to_string(), reason }))
-        .transpose()?;
-    let name = path.map_or_else(|| "(no settings file)".to_owned(), |p| p.display().to_string());
-    let env = std::env::vars().filter(|(k, _)| k != "FUNNYHAT_CONFIG");
-    Ok(contracts::settings::parse(&name, text.as_deref(), env, "FUNNYHAT_")?)
+/// Reads the settings file (when given) and the environment; errors are one printable line.
+pub fn load(path: Option<&Path>) -> Result<Settings, contracts::settings::LoadError> {
+    contracts::settings::load(path)
 }

@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -69,20 +70,14 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let public_app = with_layers(routes::public_router().with_state(self.state.clone()), self.csp.clone());
         let admin_app = routes::admin_router().with_state(self.state.clone());
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let stopped = move || {
-            let mut rx = stop_rx.clone();
-            async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            }
-        };
+        let stop = CancellationToken::new();
         tracing::info!(public = %self.public_addr(), admin = %self.admin_addr(), "shop listening");
-        let public = axum::serve(self.public, public_app).with_graceful_shutdown(stopped());
-        let admin = axum::serve(self.admin, admin_app).with_graceful_shutdown(stopped());
+        let public = axum::serve(self.public, public_app).with_graceful_shutdown(stop.clone().cancelled_owned());
+        let admin = axum::serve(self.admin, admin_app).with_graceful_shutdown(stop.clone().cancelled_owned());
         let servers = tokio::spawn(async move { tokio::try_join!(public.into_future(), admin.into_future()) });
         shutdown.await;
         tracing::info!("shutdown requested; finishing in-flight requests");
-        let _ = stop_tx.send(true);
+        stop.cancel();
         match tokio::time::timeout(SHUTDOWN_GRACE, servers).await {
             Ok(joined) => {
                 joined.context("server task panicked")?.context("server failed")?;

@@ -1,7 +1,7 @@
 //! Logging (tracing, JSON or text) and the Prometheus recorder behind `/metrics`.
 //! No personal data and no secrets in logs: handlers log ids, never bodies or credentials.
 
-use crate::config::{Log, LogFormat};
+use contracts::settings::{Log, LogFormat};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 

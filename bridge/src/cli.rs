@@ -1,0 +1,21 @@
+//! The command line: `bridge [--config FILE] run | status`.
+
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Parser)]
+#[command(name = "bridge", version, about = "Replicates the legacy stock database into the shop database")]
+pub struct Cli {
+    /// Settings file (TOML); `FUNNYHAT_…` environment variables override it.
+    #[arg(long, env = "FUNNYHAT_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Run until SIGTERM or Ctrl-C, serving /healthz and /metrics on the admin listener.
+    Run,
+    /// Check the connections to the source and the target once and print what was found.
+    Status,
+}

@@ -1,0 +1,22 @@
+//! The shop database side, as the `bridge` role: it may write only schema `stock`.
+
+use crate::config::Target;
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use std::time::Duration;
+
+/// A small pool: the bridge applies on few connections, by design (ordering, one checkpoint row).
+pub fn pool(target: &Target) -> anyhow::Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy(target.url.expose_secret())
+        .context("target.url is not a valid PostgreSQL URL")
+}
+
+pub async fn ping(db: &PgPool) -> anyhow::Result<()> {
+    sqlx::query("SELECT 1").execute(db).await.context("cannot reach the shop database")?;
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! The legacy database side: connection options (TLS, the replica's limits) and the source's binlog
+//! head. The bridge only ever reads here: replication grants + SELECT.
+
+use crate::config::Source;
+use anyhow::Context;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Opts, OptsBuilder, SslOpts};
+use secrecy::ExposeSecret;
+
+/// Where the source's binlog currently ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinlogHead {
+    pub file: String,
+    pub position: u64,
+}
+
+/// Connection options from settings: TLS verified against `tls_ca` when set.
+pub fn connect_opts(source: &Source) -> anyhow::Result<Opts> {
+    // The URL's text is never put in the error: it holds the password.
+    let opts = Opts::from_url(source.url.expose_secret()).map_err(|_| anyhow::anyhow!("source.url is not a valid MySQL URL"))?;
+    let mut builder = OptsBuilder::from_opts(opts).prefer_socket(false);
+    if let Some(ca) = &source.tls_ca {
+        anyhow::ensure!(ca.is_file(), "source.tls_ca: no such file {}", ca.display());
+        builder = builder.ssl_opts(SslOpts::default().with_root_certs(vec![ca.clone().into()]));
+    }
+    Ok(builder.into())
+}
+
+/// Reads the source's current binlog file and offset (`SHOW MASTER STATUS`).
+pub async fn binlog_head(opts: &Opts) -> anyhow::Result<BinlogHead> {
+    let mut conn = mysql_async::Conn::new(opts.clone()).await.context("cannot connect to the legacy database")?;
+    let row: Option<(String, u64)> = conn
+        .query_first("SHOW MASTER STATUS")
+        .await
+        .context("SHOW MASTER STATUS failed (is log_bin on, and does the user have REPLICATION CLIENT?)")?;
+    conn.disconnect().await.ok();
+    let (file, position) = row.context("the legacy database has binary logging off (set log_bin)")?;
+    Ok(BinlogHead { file, position })
+}
