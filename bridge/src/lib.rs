@@ -41,7 +41,8 @@ async fn run_until_stopped(settings: Settings, shutdown: impl Future<Output = ()
     let listener = tokio::net::TcpListener::bind(settings.admin.listen)
         .await
         .with_context(|| format!("cannot listen on admin.listen = {}", settings.admin.listen))?;
-    tracing::info!(admin = %settings.admin.listen, flavour = ?settings.source.flavour, "bridge started");
+    let admin_addr = listener.local_addr().context("admin listener has no address")?;
+    tracing::info!(admin = %admin_addr, flavour = ?settings.source.flavour, "bridge listening");
 
     let stop = CancellationToken::new();
     let admin = axum::serve(listener, admin::router(health.clone(), metrics))
