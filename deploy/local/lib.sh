@@ -7,6 +7,9 @@
 # one file each; stack.sh strings them together into `up`.
 
 set -euo pipefail
+# No job control even if a caller turned it on: start_bg relies on `setsid` exec'ing in place, which it
+# does only when the background job is not a process group leader.
+set +m
 
 LOCAL_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$LOCAL_DIR/../.." && pwd)"
@@ -17,7 +20,7 @@ TOOLS_DIR="$REPO_ROOT/.stack/tools"
 readonly TOOLS_DIR
 
 # Root runs this, but a login shell without sbin or ~/.cargo/bin on PATH would not find nginx or s3s-fs.
-export PATH="$HOME/.cargo/bin:$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+export PATH="$PATH:$HOME/.cargo/bin:/usr/local/sbin:/usr/sbin:/sbin"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/funnyhat-target}"
 
 # How long one service may take to become ready, in seconds.
@@ -96,8 +99,21 @@ select_stack() {
     die "the stack directory path is too long for unix sockets: $STACK"
 }
 
-# The default stack of `up`, `down`, `status` and `env`.
-select_up_stack() { select_stack .stack 18100; }
+# lock_stack SECONDS: one up/down/test at a time per stack; waits up to SECONDS (0: fail at once).
+# fd 8 holds the lock; start_bg closes it in the services so that they never hold it.
+lock_stack() {
+  exec 8>"$STACK/.lock"
+  flock -w "$1" 8 || die "another deploy/local up, down or test is using $STACK; try again when it ends"
+}
+
+# The default stack of `up`, `down`, `status` and `env`; FUNNYHAT_STACK_DIR=.stack/test alone selects the
+# test stack with its own port base.
+select_up_stack() {
+  local base=18100
+  [[ "${FUNNYHAT_STACK_DIR:-}" != .stack/test && "${FUNNYHAT_STACK_DIR:-}" != "$REPO_ROOT/.stack/test" ]] ||
+    base=18200
+  select_stack .stack "$base"
+}
 
 # ---------------------------------------------------------------------------------------------------
 # Pid files
@@ -109,7 +125,8 @@ log_file() { printf '%s/logs/%s.log' "$STACK" "$1"; }
 proc_cmdline() {
   local pid="$1" cmd
   [[ -r "/proc/$pid/cmdline" ]] || return 1
-  cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+  # The process may end between the test above and the read: keep the shell's own error quiet too.
+  { cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline")"; } 2>/dev/null || return 1
   [[ -n "$cmd" ]] || return 1 # a zombie has an empty command line
   printf '%s' "$cmd"
 }
@@ -171,7 +188,7 @@ start_bg() {
   shift
   log="$(log_file "$svc")"
   printf '\n=== %s: starting %s\n' "$(date -Is)" "$*" >>"$log"
-  setsid "$@" </dev/null >>"$log" 2>&1 &
+  setsid "$@" </dev/null >>"$log" 2>&1 8>&- &
   printf '%s\n' "$!" >"$(pid_file "$svc")"
 }
 
@@ -199,10 +216,26 @@ wait_ready() {
   done
 }
 
+# adopt_listener SERVICE: when the pid file is lost but our process still listens on the service's first
+# port (a wiped run/ directory, a pid file overwritten by hand), records its pid again.
+adopt_listener() {
+  local svc="$1" port pid
+  read -r port _ < <("svc_${svc}_ports")
+  for pid in $(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+    if pid_is_ours "$svc" "$pid"; then
+      warn "$svc: adopting our process $pid that still listens on $port"
+      printf '%s\n' "$pid" >"$(pid_file "$svc")"
+      return 0
+    fi
+  done
+  return 1
+}
+
 # ensure_service SERVICE: starts SERVICE unless it already runs, then waits until it is ready.
 ensure_service() {
   local svc="$1" pid
   clear_stale "$svc"
+  running_pid "$svc" >/dev/null || adopt_listener "$svc" || true
   if pid="$(running_pid "$svc")"; then
     wait_ready "$svc"
     log "$svc: already running (pid $pid)"
@@ -234,7 +267,7 @@ session_pids() { ps -eo pid=,sid= | awk -v sid="$1" '$2 == sid { print $1 }'; }
 stop_service() {
   local svc="$1" file pid deadline left
   file="$(pid_file "$svc")"
-  [[ -e "$file" ]] || return 0
+  [[ -e "$file" ]] || adopt_listener "$svc" || return 0
   if ! pid="$(running_pid "$svc")"; then
     clear_stale "$svc"
     return 0

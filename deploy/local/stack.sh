@@ -122,9 +122,12 @@ EOF
 build_binaries() {
   log "cargo build --locked --workspace --bins (target: $CARGO_TARGET_DIR)"
   (cd "$REPO_ROOT" && cargo build --locked --workspace --bins) || die "cargo build failed"
+}
+
+require_binaries() {
   local bin
   for bin in demo-load bridge shop; do
-    [[ -x "$BIN_DIR/$bin" ]] || die "cargo build made no $BIN_DIR/$bin"
+    [[ -x "$BIN_DIR/$bin" ]] || die "there is no $BIN_DIR/$bin (cargo build --workspace --bins makes it)"
   done
 }
 
@@ -139,6 +142,7 @@ run_step() {
 }
 
 start_apps() {
+  require_binaries
   run_step demo-load "$BIN_DIR/demo-load" --url "mysql://admin:admin-dev@127.0.0.1:$PORT_MARIADB/legacy" \
     --seed 42
   run_step migrate "$BIN_DIR/shop" --config "$STACK/config/shop.toml" migrate
@@ -153,7 +157,7 @@ print_urls() {
   local h=127.0.0.1
   cat <<EOF
 
-The Funny Hat local stack is up ($STACK, ports $PORT_BASE+):
+The Funny Hat local stack is up ($STACK, ports $PORT_BASE+)$( ((UP_APPS)) || echo ", services only"):
   shop                http://$h:$PORT_SHOP
   shop admin          http://$h:$PORT_SHOP_ADMIN   (/healthz, /metrics)
   bridge admin        http://$h:$PORT_BRIDGE_ADMIN   (/healthz, /metrics)
@@ -177,12 +181,17 @@ Settings: eval "\$(FUNNYHAT_STACK_DIR=$STACK deploy/local/env)"   Logs: $STACK/l
 EOF
 }
 
-# stack_up SERVICES_ONLY(0|1) INSTALL(0|1): brings the selected stack up; a no-op when it already is.
+# What stack_up does besides starting the services; `up` and `test` set these from their options.
+UP_INSTALL=1 # run deploy/local/install first
+UP_BUILD=1   # cargo build the workspace's binaries
+UP_APPS=1    # load the demo data, migrate, run the bridge and the shop
+
+# stack_up: brings the selected stack up; only prints the URLs when it already is.
 stack_up() {
-  local services_only="$1" install="$2" svc
+  local svc
   local -a wanted
   mapfile -t wanted < <(infra_services)
-  [[ "$services_only" == 1 ]] || wanted+=("${APP_SERVICES[@]}")
+  if ((UP_APPS)); then wanted+=("${APP_SERVICES[@]}"); fi
 
   make_stack_dirs
   for svc in "${ALL_SERVICES[@]}"; do clear_stale "$svc"; done
@@ -192,13 +201,13 @@ stack_up() {
     return 0
   fi
 
-  if [[ "$install" == 1 ]]; then "$LOCAL_DIR/install"; fi
-  [[ "$services_only" == 1 ]] || build_binaries
+  if ((UP_INSTALL)); then "$LOCAL_DIR/install"; fi
+  if ((UP_APPS && UP_BUILD)); then build_binaries; fi
 
   start_infra
   write_env
   write_configs
-  [[ "$services_only" == 1 ]] || start_apps
+  if ((UP_APPS)); then start_apps; fi
   print_urls
 }
 

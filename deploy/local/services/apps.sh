@@ -3,20 +3,15 @@
 # $CARGO_TARGET_DIR/debug with the config files `up` writes.
 
 svc_bridge_ports() { echo "$PORT_BRIDGE_ADMIN"; }
-svc_bridge_signature() {
-  echo "$BIN_DIR/bridge"
-  echo "--config $STACK/config/bridge.toml"
-}
+# Not the binary's full path: `status` and `down` may run with another CARGO_TARGET_DIR than `up` had.
+svc_bridge_signature() { echo "bridge --config $STACK/config/bridge.toml run"; }
 svc_bridge_health() { http_ok "http://127.0.0.1:$PORT_BRIDGE_ADMIN/healthz"; }
 svc_bridge_start() {
   start_bg bridge "${CLEAN_ENV[@]}" "$BIN_DIR/bridge" --config "$STACK/config/bridge.toml" run
 }
 
 svc_shop_ports() { echo "$PORT_SHOP $PORT_SHOP_ADMIN"; }
-svc_shop_signature() {
-  echo "$BIN_DIR/shop"
-  echo "--config $STACK/config/shop.toml"
-}
+svc_shop_signature() { echo "shop --config $STACK/config/shop.toml serve"; }
 # Ready when the admin /healthz says so and the public port answers HTTP at all.
 svc_shop_health() {
   http_ok "http://127.0.0.1:$PORT_SHOP_ADMIN/healthz" &&

@@ -68,7 +68,7 @@ svc_postgres_start() {
   printf '\n=== %s: starting postgres\n' "$(date -Is)" >>"$log"
   # setsid: the server gets its own session, away from the terminal's Ctrl-C.
   setsid runuser -u postgres -- "$(pg_bin_dir)/pg_ctl" -D "$base/data" -l "$log" -o "$opts" \
-    -w -t "$WAIT_TIMEOUT" start </dev/null >/dev/null 2>&1 || fail_service postgres "pg_ctl start failed"
+    -w -t "$WAIT_TIMEOUT" start </dev/null >/dev/null 2>&1 8>&- || fail_service postgres "pg_ctl start failed"
   head -n 1 "$base/data/postmaster.pid" >"$(pid_file postgres)"
 }
 
