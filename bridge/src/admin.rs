@@ -59,7 +59,10 @@ pub fn router(health: Arc<Health>, metrics: PrometheusHandle) -> Router {
 async fn show_health(State(state): State<AdminState>) -> (StatusCode, Json<serde_json::Value>) {
     let source = state.health.source.is_up();
     let target = state.health.target.is_up();
-    (StatusCode::OK, Json(serde_json::json!({ "status": "ok", "source": source, "target": target })))
+    (
+        StatusCode::OK,
+        Json(serde_json::json!({ "status": "ok", "source": source, "target": target })),
+    )
 }
 
 async fn show_metrics(State(state): State<AdminState>) -> String {

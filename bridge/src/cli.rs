@@ -3,7 +3,11 @@
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Parser)]
-#[command(name = "bridge", version, about = "Replicates the legacy stock database into the shop database")]
+#[command(
+    name = "bridge",
+    version,
+    about = "Replicates the legacy stock database into the shop database"
+)]
 pub struct Cli {
     /// Settings file (TOML); `FUNNYHAT_…` environment variables override it.
     #[arg(long, env = "FUNNYHAT_CONFIG", global = true)]

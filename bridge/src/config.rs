@@ -26,7 +26,9 @@ pub struct Admin {
 
 impl Default for Admin {
     fn default() -> Self {
-        Self { listen: default_admin() }
+        Self {
+            listen: default_admin(),
+        }
     }
 }
 

@@ -26,14 +26,21 @@ const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// How long the admin listener may take to finish in-flight requests after shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-pub async fn run(command: Command, settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    command: Command,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     match command {
         Command::Run => run_until_stopped(settings, shutdown).await,
         Command::Status => print_status(&settings).await,
     }
 }
 
-async fn run_until_stopped(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+async fn run_until_stopped(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let metrics = telemetry::init_metrics()?;
     let source_opts = source::connect_opts(&settings.source)?;
     let target = sink::pool(&settings.target)?;
@@ -41,7 +48,9 @@ async fn run_until_stopped(settings: Settings, shutdown: impl Future<Output = ()
     let listener = tokio::net::TcpListener::bind(settings.admin.listen)
         .await
         .with_context(|| format!("cannot listen on admin.listen = {}", settings.admin.listen))?;
-    let admin_addr = listener.local_addr().context("admin listener has no address")?;
+    let admin_addr = listener
+        .local_addr()
+        .context("admin listener has no address")?;
     tracing::info!(admin = %admin_addr, flavour = ?settings.source.flavour, "bridge listening");
 
     let stop = CancellationToken::new();
@@ -95,7 +104,10 @@ fn report(what: &'static str, seen: &admin::Reachability, result: anyhow::Result
 
 async fn print_status(settings: &Settings) -> anyhow::Result<()> {
     let head = source::binlog_head(&source::connect_opts(&settings.source)?).await?;
-    println!("source: reachable, binlog at {}:{}", head.file, head.position);
+    println!(
+        "source: reachable, binlog at {}:{}",
+        head.file, head.position
+    );
     let target = sink::pool(&settings.target)?;
     sink::ping(&target).await?;
     println!("target: reachable");

@@ -13,7 +13,11 @@ fn main() -> ExitCode {
     };
     telemetry::init_logging(&settings.log);
     let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
-    match runtime.block_on(bridge::run(cli.command, settings, bridge::shutdown_signal())) {
+    match runtime.block_on(bridge::run(
+        cli.command,
+        settings,
+        bridge::shutdown_signal(),
+    )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "bridge stopped");

@@ -82,7 +82,11 @@ impl Money {
     }
 
     /// Converts decimal text such as `"12.3450"` or `"-0.5"` into minor units.
-    pub fn from_decimal_str(text: &str, currency: Currency, rounding: Rounding) -> Result<Self, MoneyError> {
+    pub fn from_decimal_str(
+        text: &str,
+        currency: Currency,
+        rounding: Rounding,
+    ) -> Result<Self, MoneyError> {
         let bad = || MoneyError::NotDecimal(text.to_owned());
         let t = text.trim();
         let (negative, digits) = match t.strip_prefix('-') {
@@ -91,20 +95,38 @@ impl Money {
         };
         let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
         let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if int_part.is_empty() && frac_part.is_empty() || !all_digits(int_part) || !all_digits(frac_part) {
+        if int_part.is_empty() && frac_part.is_empty()
+            || !all_digits(int_part)
+            || !all_digits(frac_part)
+        {
             return Err(bad());
         }
         let exp = currency.exponent() as usize;
-        let (kept, dropped) = if frac_part.len() > exp { frac_part.split_at(exp) } else { (frac_part, "") };
+        let (kept, dropped) = if frac_part.len() > exp {
+            frac_part.split_at(exp)
+        } else {
+            (frac_part, "")
+        };
         let overflow = || MoneyError::Overflow(text.to_owned());
         let mut minor: i64 = 0;
-        for b in int_part.bytes().chain(kept.bytes()).chain(std::iter::repeat_n(b'0', exp - kept.len())) {
-            minor = minor.checked_mul(10).and_then(|m| m.checked_add(i64::from(b - b'0'))).ok_or_else(overflow)?;
+        for b in int_part
+            .bytes()
+            .chain(kept.bytes())
+            .chain(std::iter::repeat_n(b'0', exp - kept.len()))
+        {
+            minor = minor
+                .checked_mul(10)
+                .and_then(|m| m.checked_add(i64::from(b - b'0')))
+                .ok_or_else(overflow)?;
         }
         let dropped = dropped.trim_end_matches('0');
         if !dropped.is_empty() {
             match rounding {
-                Rounding::Reject => return Err(MoneyError::SubMinorDigits { value: text.to_owned() }),
+                Rounding::Reject => {
+                    return Err(MoneyError::SubMinorDigits {
+                        value: text.to_owned(),
+                    });
+                }
                 Rounding::HalfEven => {
                     let first = dropped.as_bytes()[0];
                     let round_up = match first.cmp(&b'5') {
@@ -154,7 +176,10 @@ mod tests {
 
     #[test]
     fn sub_penny_digits_follow_the_rule() {
-        assert!(matches!(gbp("19.9950", Rounding::Reject), Err(MoneyError::SubMinorDigits { .. })));
+        assert!(matches!(
+            gbp("19.9950", Rounding::Reject),
+            Err(MoneyError::SubMinorDigits { .. })
+        ));
         assert_eq!(gbp("19.9950", Rounding::HalfEven), Ok(2000));
         assert_eq!(gbp("19.9850", Rounding::HalfEven), Ok(1998));
         assert_eq!(gbp("19.9851", Rounding::HalfEven), Ok(1999));
@@ -165,9 +190,15 @@ mod tests {
     #[test]
     fn refuses_garbage_and_overflow() {
         for bad in ["", ".", "1.2.3", "abc", "1e5", "--1", " - 1"] {
-            assert!(matches!(gbp(bad, Rounding::HalfEven), Err(MoneyError::NotDecimal(_))), "{bad}");
+            assert!(
+                matches!(gbp(bad, Rounding::HalfEven), Err(MoneyError::NotDecimal(_))),
+                "{bad}"
+            );
         }
-        assert!(matches!(gbp("99999999999999999999", Rounding::Reject), Err(MoneyError::Overflow(_))));
+        assert!(matches!(
+            gbp("99999999999999999999", Rounding::Reject),
+            Err(MoneyError::Overflow(_))
+        ));
     }
 
     #[test]

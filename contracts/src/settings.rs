@@ -38,7 +38,10 @@ fn default_filter() -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("settings file {path}: {reason}")]
-    Unreadable { path: String, reason: std::io::Error },
+    Unreadable {
+        path: String,
+        reason: std::io::Error,
+    },
     #[error(transparent)]
     Invalid(#[from] SettingsError),
 }
@@ -46,9 +49,17 @@ pub enum LoadError {
 /// Reads the settings file (when given) and the `FUNNYHAT_…` environment, then [`parse`]s them.
 pub fn load<T: DeserializeOwned>(path: Option<&Path>) -> Result<T, LoadError> {
     let text = path
-        .map(|p| std::fs::read_to_string(p).map_err(|reason| LoadError::Unreadable { path: p.display().to_string(), reason }))
+        .map(|p| {
+            std::fs::read_to_string(p).map_err(|reason| LoadError::Unreadable {
+                path: p.display().to_string(),
+                reason,
+            })
+        })
         .transpose()?;
-    let name = path.map_or_else(|| "(no settings file)".to_owned(), |p| p.display().to_string());
+    let name = path.map_or_else(
+        || "(no settings file)".to_owned(),
+        |p| p.display().to_string(),
+    );
     // FUNNYHAT_CONFIG names the file itself (see each binary's --config) and is not a key.
     let env = std::env::vars().filter(|(k, _)| k != "FUNNYHAT_CONFIG");
     Ok(parse(&name, text.as_deref(), env, "FUNNYHAT_")?)
@@ -60,7 +71,10 @@ pub enum Origin {
     File(String),
     Env(String),
     /// Not set anywhere (a missing required key).
-    Nowhere { file: String, env: String },
+    Nowhere {
+        file: String,
+        env: String,
+    },
 }
 
 impl fmt::Display for Origin {
@@ -76,13 +90,26 @@ impl fmt::Display for Origin {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SettingsError {
     #[error("settings file {file}: syntax error at line {line}, column {column}: {message}")]
-    Syntax { file: String, line: usize, column: usize, message: String },
+    Syntax {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("settings: unknown key `{key}` {origin}{hint}")]
-    UnknownKey { key: String, origin: Origin, hint: String },
+    UnknownKey {
+        key: String,
+        origin: Origin,
+        hint: String,
+    },
     #[error("settings: missing key `{key}` ({origin})")]
     MissingKey { key: String, origin: Origin },
     #[error("settings: bad value for `{key}` {origin}: {message}")]
-    BadValue { key: String, origin: Origin, message: String },
+    BadValue {
+        key: String,
+        origin: Origin,
+        message: String,
+    },
     #[error("settings: environment variable {var} does not name a key")]
     BadEnvName { var: String },
 }
@@ -98,17 +125,22 @@ pub fn parse<T: DeserializeOwned>(
     prefix: &str,
 ) -> Result<T, SettingsError> {
     let mut root = match file_text {
-        Some(text) => text.parse::<toml::Table>().map_err(|e| syntax_error(file_name, text, &e))?,
+        Some(text) => text
+            .parse::<toml::Table>()
+            .map_err(|e| syntax_error(file_name, text, &e))?,
         None => toml::Table::new(),
     };
     let mut from_env: Vec<(Vec<String>, String)> = Vec::new();
     for (var, value) in env {
-        let Some(rest) = var.strip_prefix(prefix) else { continue };
+        let Some(rest) = var.strip_prefix(prefix) else {
+            continue;
+        };
         let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
         if path.iter().any(String::is_empty) {
             return Err(SettingsError::BadEnvName { var });
         }
-        insert(&mut root, &path, env_value(&value)).map_err(|()| SettingsError::BadEnvName { var: var.clone() })?;
+        insert(&mut root, &path, env_value(&value))
+            .map_err(|()| SettingsError::BadEnvName { var: var.clone() })?;
         from_env.push((path, var));
     }
     let origin_of = |key: &str| {
@@ -122,18 +154,45 @@ pub fn parse<T: DeserializeOwned>(
         let at = e.path().to_string();
         let at = if at == "." { String::new() } else { at };
         let message = e.inner().message().to_owned();
-        let join = |field: &str| if at.is_empty() { field.to_owned() } else { format!("{at}.{field}") };
+        let join = |field: &str| {
+            if at.is_empty() {
+                field.to_owned()
+            } else {
+                format!("{at}.{field}")
+            }
+        };
         if let Some(field) = between(&message, "unknown field `", "`") {
             // serde_path_to_error already appends the unknown field to the path.
-            let key = if at == field || at.ends_with(&format!(".{field}")) { at.clone() } else { join(field) };
-            let hint = message.split_once(", expected ").map(|(_, exp)| format!(" (expected {exp})")).unwrap_or_default();
-            SettingsError::UnknownKey { origin: origin_of(&key), key, hint }
+            let key = if at == field || at.ends_with(&format!(".{field}")) {
+                at.clone()
+            } else {
+                join(field)
+            };
+            let hint = message
+                .split_once(", expected ")
+                .map(|(_, exp)| format!(" (expected {exp})"))
+                .unwrap_or_default();
+            SettingsError::UnknownKey {
+                origin: origin_of(&key),
+                key,
+                hint,
+            }
         } else if let Some(field) = between(&message, "missing field `", "`") {
             let key = join(field);
             let env = format!("{prefix}{}", key.replace('.', "__").to_ascii_uppercase());
-            SettingsError::MissingKey { key, origin: Origin::Nowhere { file: file_name.to_owned(), env } }
+            SettingsError::MissingKey {
+                key,
+                origin: Origin::Nowhere {
+                    file: file_name.to_owned(),
+                    env,
+                },
+            }
         } else {
-            SettingsError::BadValue { origin: origin_of(&at), key: at, message: redact(&message) }
+            SettingsError::BadValue {
+                origin: origin_of(&at),
+                key: at,
+                message: redact(&message),
+            }
         }
     })
 }
@@ -144,7 +203,12 @@ fn syntax_error(file: &str, text: &str, e: &toml::de::Error) -> SettingsError {
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     // The message alone: toml's full Display quotes the offending line, which may hold a secret.
-    SettingsError::Syntax { file: file.to_owned(), line, column, message: e.message().trim().to_owned() }
+    SettingsError::Syntax {
+        file: file.to_owned(),
+        line,
+        column,
+        message: e.message().trim().to_owned(),
+    }
 }
 
 /// An environment value as TOML when it reads as a bool, number or array, as a string otherwise.
@@ -152,13 +216,15 @@ fn env_value(raw: &str) -> toml::Value {
     let trimmed = raw.trim();
     let looks_typed = matches!(trimmed, "true" | "false")
         || trimmed.starts_with('[')
-        || (!trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'.' || b == b'_'));
-    if looks_typed {
-        if let Ok(table) = format!("v = {trimmed}").parse::<toml::Table>() {
-            if let Some(v) = table.get("v") {
-                return v.clone();
-            }
-        }
+        || (!trimmed.is_empty()
+            && trimmed
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'-' || b == b'.' || b == b'_'));
+    if looks_typed
+        && let Ok(table) = format!("v = {trimmed}").parse::<toml::Table>()
+        && let Some(v) = table.get("v")
+    {
+        return v.clone();
     }
     toml::Value::String(raw.to_owned())
 }
@@ -171,7 +237,9 @@ fn insert(table: &mut toml::Table, path: &[String], value: toml::Value) -> Resul
             Ok(())
         }
         [first, rest @ ..] => {
-            let entry = table.entry(first.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
             match entry {
                 toml::Value::Table(inner) => insert(inner, rest, value),
                 _ => Err(()),
@@ -223,7 +291,10 @@ mod tests {
     }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     fn parse_demo(text: Option<&str>, vars: &[(&str, &str)]) -> Result<Demo, SettingsError> {
@@ -234,10 +305,23 @@ mod tests {
     fn file_then_env_overrides() {
         let d = parse_demo(
             Some("[http]\nlisten = \"127.0.0.1:1\"\n"),
-            &[("FUNNYHAT_HTTP__WORKERS", "4"), ("FUNNYHAT_DEBUG", "true"), ("OTHER", "x")],
+            &[
+                ("FUNNYHAT_HTTP__WORKERS", "4"),
+                ("FUNNYHAT_DEBUG", "true"),
+                ("OTHER", "x"),
+            ],
         )
         .unwrap();
-        assert_eq!(d, Demo { http: Http { listen: "127.0.0.1:1".into(), workers: 4 }, debug: true });
+        assert_eq!(
+            d,
+            Demo {
+                http: Http {
+                    listen: "127.0.0.1:1".into(),
+                    workers: 4
+                },
+                debug: true
+            }
+        );
         let d = parse_demo(None, &[("FUNNYHAT_HTTP__LISTEN", "127.0.0.1:2")]).unwrap();
         assert_eq!(d.http.listen, "127.0.0.1:2");
     }
@@ -245,38 +329,71 @@ mod tests {
     #[test]
     fn unknown_keys_name_key_and_origin() {
         let e = parse_demo(Some("[http]\nlisten = \"x\"\nlisen = \"y\"\n"), &[]).unwrap_err();
-        assert_eq!(e.to_string(), "settings: unknown key `http.lisen` in shop.toml (expected `listen` or `workers`)");
-        let e = parse_demo(Some("[http]\nlisten = \"x\"\n"), &[("FUNNYHAT_HTTP__PORT", "1")]).unwrap_err();
-        assert!(e.to_string().starts_with("settings: unknown key `http.port` in environment variable FUNNYHAT_HTTP__PORT"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "settings: unknown key `http.lisen` in shop.toml (expected `listen` or `workers`)"
+        );
+        let e = parse_demo(
+            Some("[http]\nlisten = \"x\"\n"),
+            &[("FUNNYHAT_HTTP__PORT", "1")],
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "settings: unknown key `http.port` in environment variable FUNNYHAT_HTTP__PORT"
+            ),
+            "{e}"
+        );
         let e = parse_demo(Some("nonsense = 1\n[http]\nlisten = \"x\"\n"), &[]).unwrap_err();
-        assert!(e.to_string().starts_with("settings: unknown key `nonsense` in shop.toml"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("settings: unknown key `nonsense` in shop.toml"),
+            "{e}"
+        );
     }
 
     #[test]
     fn missing_keys_say_how_to_set_them() {
         let e = parse_demo(Some("[http]\n"), &[]).unwrap_err();
-        assert_eq!(e.to_string(), "settings: missing key `http.listen` (set it in shop.toml or as FUNNYHAT_HTTP__LISTEN)");
+        assert_eq!(
+            e.to_string(),
+            "settings: missing key `http.listen` (set it in shop.toml or as FUNNYHAT_HTTP__LISTEN)"
+        );
     }
 
     #[test]
     fn syntax_errors_give_the_line_but_never_the_text() {
         let e = parse_demo(Some("[http]\nlisten = \"s3cr3t\n"), &[]).unwrap_err();
         let text = e.to_string();
-        assert!(text.starts_with("settings file shop.toml: syntax error at line 2"), "{text}");
+        assert!(
+            text.starts_with("settings file shop.toml: syntax error at line 2"),
+            "{text}"
+        );
         assert!(!text.contains("s3cr3t"), "{text}");
     }
 
     #[test]
     fn bad_values_never_echo_the_value() {
-        let e = parse_demo(Some("[http]\nlisten = \"x\"\nworkers = \"hunter2hunter2\"\n"), &[]).unwrap_err();
+        let e = parse_demo(
+            Some("[http]\nlisten = \"x\"\nworkers = \"hunter2hunter2\"\n"),
+            &[],
+        )
+        .unwrap_err();
         let text = e.to_string();
-        assert!(text.starts_with("settings: bad value for `http.workers` in shop.toml"), "{text}");
+        assert!(
+            text.starts_with("settings: bad value for `http.workers` in shop.toml"),
+            "{text}"
+        );
         assert!(!text.contains("hunter2"), "{text}");
     }
 
     #[test]
     fn env_names_must_map_to_keys() {
-        let e = parse_demo(Some("[http]\nlisten = \"x\"\n"), &[("FUNNYHAT_HTTP____X", "1")]).unwrap_err();
+        let e = parse_demo(
+            Some("[http]\nlisten = \"x\"\n"),
+            &[("FUNNYHAT_HTTP____X", "1")],
+        )
+        .unwrap_err();
         assert!(matches!(e, SettingsError::BadEnvName { .. }));
     }
 }

@@ -7,7 +7,9 @@ use std::fmt;
 pub const MAX_SKU_LEN: usize = 64;
 
 /// A trimmed, non-empty SKU of printable characters without whitespace inside.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct Sku(String);
 

@@ -13,7 +13,9 @@ pub const MAX_NOTIFY_PAYLOAD: usize = 7_900;
 /// An item's identity: the legacy primary key in canonical text form (decimal for integer keys, so
 /// a `BIGINT UNSIGNED` above 2^63 survives; composite keys join their parts with `|`). The SKU is an
 /// editable attribute and never the key.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct ItemKey(String);
 
@@ -25,7 +27,10 @@ impl ItemKey {
     /// The key of a composite primary key, parts in key order. A `|` or `\` inside a part is escaped
     /// with `\` so two different keys never collide.
     pub fn composite<'a>(parts: impl IntoIterator<Item = &'a str>) -> Self {
-        let escaped: Vec<String> = parts.into_iter().map(|p| p.replace('\\', "\\\\").replace('|', "\\|")).collect();
+        let escaped: Vec<String> = parts
+            .into_iter()
+            .map(|p| p.replace('\\', "\\\\").replace('|', "\\|"))
+            .collect();
         Self(escaped.join("|"))
     }
 
@@ -63,7 +68,11 @@ impl serde::Serialize for AllTrue {
 
 impl<'de> serde::Deserialize<'de> for AllTrue {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if bool::deserialize(d)? { Ok(Self) } else { Err(serde::de::Error::custom("\"all\" must be true")) }
+        if bool::deserialize(d)? {
+            Ok(Self)
+        } else {
+            Err(serde::de::Error::custom("\"all\" must be true"))
+        }
     }
 }
 
@@ -78,8 +87,15 @@ impl StockChanged {
         let mut keys: Vec<ItemKey> = keys.into_iter().collect();
         keys.sort();
         keys.dedup();
-        let payload = Self::Keys { pos: pos.into(), keys };
-        if payload.to_json().len() <= MAX_NOTIFY_PAYLOAD { payload } else { Self::all() }
+        let payload = Self::Keys {
+            pos: pos.into(),
+            keys,
+        };
+        if payload.to_json().len() <= MAX_NOTIFY_PAYLOAD {
+            payload
+        } else {
+            Self::all()
+        }
     }
 
     pub fn to_json(&self) -> String {
@@ -114,17 +130,29 @@ mod tests {
 
     #[test]
     fn payload_shapes_match_the_contract() {
-        let p = StockChanged::for_keys("0-1-42", [ItemKey::new("18"), ItemKey::new("17"), ItemKey::new("18")]);
+        let p = StockChanged::for_keys(
+            "0-1-42",
+            [ItemKey::new("18"), ItemKey::new("17"), ItemKey::new("18")],
+        );
         assert_eq!(p.to_json(), r#"{"pos":"0-1-42","keys":["17","18"]}"#);
         assert_eq!(StockChanged::all().to_json(), r#"{"all":true}"#);
-        assert_eq!(StockChanged::parse_or_all(r#"{"all":true}"#), StockChanged::all());
-        assert_eq!(StockChanged::parse_or_all(r#"{"all":false}"#), StockChanged::all());
+        assert_eq!(
+            StockChanged::parse_or_all(r#"{"all":true}"#),
+            StockChanged::all()
+        );
+        assert_eq!(
+            StockChanged::parse_or_all(r#"{"all":false}"#),
+            StockChanged::all()
+        );
         assert_eq!(StockChanged::parse_or_all("garbage"), StockChanged::all());
     }
 
     #[test]
     fn composite_keys_do_not_collide() {
-        assert_ne!(ItemKey::composite(["a|b", "c"]), ItemKey::composite(["a", "b|c"]));
+        assert_ne!(
+            ItemKey::composite(["a|b", "c"]),
+            ItemKey::composite(["a", "b|c"])
+        );
         assert_eq!(ItemKey::composite(["1", "2"]).as_str(), "1|2");
     }
 

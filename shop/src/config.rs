@@ -62,7 +62,9 @@ const fn default_max_connections() -> u32 {
 
 impl Default for Admin {
     fn default() -> Self {
-        Self { listen: default_admin() }
+        Self {
+            listen: default_admin(),
+        }
     }
 }
 

@@ -30,7 +30,10 @@ impl IntoResponse for AppError {
             Self::NotFound => (StatusCode::NOT_FOUND, "Sorry, we could not find that page."),
             Self::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "request failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "Sorry, something went wrong on our side. Please try again.")
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Sorry, something went wrong on our side. Please try again.",
+                )
             }
         };
         crate::routes::error_page(status, message)

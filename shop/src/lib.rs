@@ -15,7 +15,11 @@ use config::Settings;
 use std::future::Future;
 
 /// Runs one command of the CLI to completion.
-pub async fn run(command: Command, settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    command: Command,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     match command {
         Command::Serve => {
             let metrics = telemetry::init_metrics()?;
@@ -27,7 +31,11 @@ pub async fn run(command: Command, settings: Settings, shutdown: impl Future<Out
             if applied.is_empty() {
                 println!("database schema is up to date");
             } else {
-                println!("applied {} migration(s): {}", applied.len(), applied.join(", "));
+                println!(
+                    "applied {} migration(s): {}",
+                    applied.len(),
+                    applied.join(", ")
+                );
             }
             Ok(())
         }

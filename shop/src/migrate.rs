@@ -11,21 +11,21 @@ static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
 /// Applies what is pending; returns the descriptions applied (empty when up to date).
 pub async fn migrate(settings: &Settings) -> anyhow::Result<Vec<String>> {
-    let url = settings
-        .database
-        .migrator_url
-        .as_ref()
-        .context("`shop migrate` needs database.migrator_url (FUNNYHAT_DATABASE__MIGRATOR_URL)")?;
+    let url =
+        settings.database.migrator_url.as_ref().context(
+            "`shop migrate` needs database.migrator_url (FUNNYHAT_DATABASE__MIGRATOR_URL)",
+        )?;
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .connect(url.expose_secret())
         .await
         .context("cannot connect to the database as the migrator")?;
-    let applied: HashSet<i64> = sqlx::query_scalar::<_, i64>("SELECT version FROM _sqlx_migrations WHERE success")
-        .fetch_all(&pool)
-        .await
-        .map(|v| v.into_iter().collect())
-        .unwrap_or_default();
+    let applied: HashSet<i64> =
+        sqlx::query_scalar::<_, i64>("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(&pool)
+            .await
+            .map(|v| v.into_iter().collect())
+            .unwrap_or_default();
     let pending: Vec<String> = MIGRATOR
         .iter()
         .filter(|m| !applied.contains(&m.version))

@@ -49,38 +49,62 @@ impl Application {
             .with_context(|| format!("cannot listen on http.listen = {}", settings.http.listen))?;
         let admin = TcpListener::bind(settings.admin.listen)
             .await
-            .with_context(|| format!("cannot listen on admin.listen = {}", settings.admin.listen))?;
+            .with_context(|| {
+                format!("cannot listen on admin.listen = {}", settings.admin.listen)
+            })?;
         let site = Arc::new(Site {
             public_url: settings.http.public_url.clone(),
             media_base_url: settings.media.base_url.clone(),
         });
         let csp = content_security_policy(&settings.media.base_url)?;
-        Ok(Self { public, admin, state: AppState { db, site, metrics }, csp })
+        Ok(Self {
+            public,
+            admin,
+            state: AppState { db, site, metrics },
+            csp,
+        })
     }
 
     pub fn public_addr(&self) -> SocketAddr {
-        self.public.local_addr().expect("a bound listener has an address")
+        self.public
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     pub fn admin_addr(&self) -> SocketAddr {
-        self.admin.local_addr().expect("a bound listener has an address")
+        self.admin
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// Serves both listeners until `shutdown` resolves, then drains for at most [`SHUTDOWN_GRACE`].
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let public_app = with_layers(routes::public_router().with_state(self.state.clone()), self.csp.clone());
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let public_app = with_layers(
+            routes::public_router().with_state(self.state.clone()),
+            self.csp.clone(),
+        );
         let admin_app = routes::admin_router().with_state(self.state.clone());
         let stop = CancellationToken::new();
         tracing::info!(public = %self.public_addr(), admin = %self.admin_addr(), "shop listening");
-        let public = axum::serve(self.public, public_app).with_graceful_shutdown(stop.clone().cancelled_owned());
-        let admin = axum::serve(self.admin, admin_app).with_graceful_shutdown(stop.clone().cancelled_owned());
-        let servers = tokio::spawn(async move { tokio::try_join!(public.into_future(), admin.into_future()) });
+        let public = axum::serve(self.public, public_app)
+            .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let admin = axum::serve(self.admin, admin_app)
+            .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let servers =
+            tokio::spawn(
+                async move { tokio::try_join!(public.into_future(), admin.into_future()) },
+            );
         shutdown.await;
         tracing::info!("shutdown requested; finishing in-flight requests");
         stop.cancel();
         match tokio::time::timeout(SHUTDOWN_GRACE, servers).await {
             Ok(joined) => {
-                joined.context("server task panicked")?.context("server failed")?;
+                joined
+                    .context("server task panicked")?
+                    .context("server failed")?;
             }
             Err(_) => tracing::warn!("in-flight requests did not finish in time; exiting anyway"),
         }
@@ -96,10 +120,16 @@ fn with_layers(router: Router, csp: HeaderValue) -> Router {
     };
     router
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, csp))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            csp,
+        ))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(header(header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
+        .layer(header(
+            header::REFERRER_POLICY,
+            "strict-origin-when-cross-origin",
+        ))
         .layer(axum::middleware::from_fn(crate::telemetry::record_request))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
@@ -112,5 +142,6 @@ fn content_security_policy(media_base_url: &str) -> anyhow::Result<HeaderValue> 
         "default-src 'self'; img-src 'self' {media_base_url} data:; style-src 'self'; script-src 'self'; \
          frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     );
-    HeaderValue::from_str(&csp).context("media.base_url cannot be used in a Content-Security-Policy header")
+    HeaderValue::from_str(&csp)
+        .context("media.base_url cannot be used in a Content-Security-Policy header")
 }

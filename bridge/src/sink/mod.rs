@@ -17,6 +17,9 @@ pub fn pool(target: &Target) -> anyhow::Result<PgPool> {
 }
 
 pub async fn ping(db: &PgPool) -> anyhow::Result<()> {
-    sqlx::query("SELECT 1").execute(db).await.context("cannot reach the shop database")?;
+    sqlx::query("SELECT 1")
+        .execute(db)
+        .await
+        .context("cannot reach the shop database")?;
     Ok(())
 }

@@ -17,7 +17,8 @@ pub struct BinlogHead {
 /// Connection options from settings: TLS verified against `tls_ca` when set.
 pub fn connect_opts(source: &Source) -> anyhow::Result<Opts> {
     // The URL's text is never put in the error: it holds the password.
-    let opts = Opts::from_url(source.url.expose_secret()).map_err(|_| anyhow::anyhow!("source.url is not a valid MySQL URL"))?;
+    let opts = Opts::from_url(source.url.expose_secret())
+        .map_err(|_| anyhow::anyhow!("source.url is not a valid MySQL URL"))?;
     let mut builder = OptsBuilder::from_opts(opts).prefer_socket(false);
     if let Some(ca) = &source.tls_ca {
         anyhow::ensure!(ca.is_file(), "source.tls_ca: no such file {}", ca.display());
@@ -28,12 +29,14 @@ pub fn connect_opts(source: &Source) -> anyhow::Result<Opts> {
 
 /// Reads the source's current binlog file and offset (`SHOW MASTER STATUS`).
 pub async fn binlog_head(opts: &Opts) -> anyhow::Result<BinlogHead> {
-    let mut conn = mysql_async::Conn::new(opts.clone()).await.context("cannot connect to the legacy database")?;
-    let row: Option<(String, u64)> = conn
-        .query_first("SHOW MASTER STATUS")
+    let mut conn = mysql_async::Conn::new(opts.clone())
         .await
-        .context("SHOW MASTER STATUS failed (is log_bin on, and does the user have REPLICATION CLIENT?)")?;
+        .context("cannot connect to the legacy database")?;
+    let row: Option<(String, u64)> = conn.query_first("SHOW MASTER STATUS").await.context(
+        "SHOW MASTER STATUS failed (is log_bin on, and does the user have REPLICATION CLIENT?)",
+    )?;
     conn.disconnect().await.ok();
-    let (file, position) = row.context("the legacy database has binary logging off (set log_bin)")?;
+    let (file, position) =
+        row.context("the legacy database has binary logging off (set log_bin)")?;
     Ok(BinlogHead { file, position })
 }

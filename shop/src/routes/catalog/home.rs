@@ -31,7 +31,11 @@ pub async fn show_home(State(db): State<PgPool>) -> Result<Html<String>, AppErro
     let replica = sqlx::query_scalar!("SELECT snapshot_done AS \"done!\" FROM stock.freshness")
         .fetch_optional(&db)
         .await?;
-    let replica = if replica == Some(true) { ReplicaState::Fresh } else { ReplicaState::Waiting };
+    let replica = if replica == Some(true) {
+        ReplicaState::Fresh
+    } else {
+        ReplicaState::Waiting
+    };
     let rows = sqlx::query!(
         r#"SELECT name, price_minor AS "price_minor!", currency, on_hand
            FROM stock.items WHERE sellable ORDER BY name LIMIT 24"#
@@ -44,7 +48,11 @@ pub async fn show_home(State(db): State<PgPool>) -> Result<Html<String>, AppErro
             let price = Currency::parse(&r.currency)
                 .map(|c| Money::new(r.price_minor, c).to_string())
                 .unwrap_or_default();
-            HatCard { name: r.name, price, in_stock: r.on_hand > 0 }
+            HatCard {
+                name: r.name,
+                price,
+                in_stock: r.on_hand > 0,
+            }
         })
         .collect();
     Ok(Html(HomePage { hats, replica }.render()?))
