@@ -23,7 +23,10 @@ pub fn bin(name: &str) -> PathBuf {
 
 /// Where tests keep screenshots and logs for people to look at after a run.
 pub fn artifacts_dir() -> PathBuf {
-    let dir = std::env::var("FUNNYHAT_ARTIFACTS_DIR").map_or_else(|_| std::env::temp_dir().join("funnyhat-artifacts"), PathBuf::from);
+    let dir = std::env::var("FUNNYHAT_ARTIFACTS_DIR").map_or_else(
+        |_| std::env::temp_dir().join("funnyhat-artifacts"),
+        PathBuf::from,
+    );
     std::fs::create_dir_all(&dir).ok();
     dir
 }
@@ -51,32 +54,57 @@ pub struct ShopDatabase {
 impl ShopDatabase {
     pub async fn create() -> anyhow::Result<Self> {
         let name = format!("test_{}", uuid_like());
-        let admin = sqlx::PgPool::connect(&env("PG_ADMIN_URL")).await.context("connect as postgres")?;
+        let admin = sqlx::PgPool::connect(&env("PG_ADMIN_URL"))
+            .await
+            .context("connect as postgres")?;
         // Identifiers cannot be bound; `name` is generated here from hex digits only.
-        sqlx::query(&format!("CREATE DATABASE {name} OWNER migrator")).execute(&admin).await?;
-        sqlx::query(&format!("REVOKE ALL ON DATABASE {name} FROM PUBLIC")).execute(&admin).await?;
-        sqlx::query(&format!("GRANT CONNECT ON DATABASE {name} TO bridge, shop")).execute(&admin).await?;
+        sqlx::query(&format!("CREATE DATABASE {name} OWNER migrator"))
+            .execute(&admin)
+            .await?;
+        sqlx::query(&format!("REVOKE ALL ON DATABASE {name} FROM PUBLIC"))
+            .execute(&admin)
+            .await?;
+        sqlx::query(&format!("GRANT CONNECT ON DATABASE {name} TO bridge, shop"))
+            .execute(&admin)
+            .await?;
         admin.close().await;
         let db = Self { name };
         let migrator = sqlx::PgPool::connect(&db.url("migrator")).await?;
-        sqlx::query("REVOKE CREATE ON SCHEMA public FROM PUBLIC").execute(&migrator).await.ok();
-        sqlx::migrate!("../migrations").run(&migrator).await.context("migrate the test database")?;
+        sqlx::query("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+            .execute(&migrator)
+            .await
+            .ok();
+        sqlx::migrate!("../migrations")
+            .run(&migrator)
+            .await
+            .context("migrate the test database")?;
         migrator.close().await;
         Ok(db)
     }
 
     /// The URL for one of the roles `migrator`, `bridge`, `shop` (password `<role>-dev`).
     pub fn url(&self, role: &str) -> String {
-        with_database(&with_user(&env("SHOP_DATABASE_URL"), role, &format!("{role}-dev")), &self.name)
+        with_database(
+            &with_user(&env("SHOP_DATABASE_URL"), role, &format!("{role}-dev")),
+            &self.name,
+        )
     }
 
     pub async fn connect(&self, role: &str) -> anyhow::Result<sqlx::PgPool> {
-        Ok(sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&self.url(role)).await?)
+        Ok(sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&self.url(role))
+            .await?)
     }
 
     pub async fn drop_now(self) -> anyhow::Result<()> {
         let admin = sqlx::PgPool::connect(&env("PG_ADMIN_URL")).await?;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&admin).await?;
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&admin)
+        .await?;
         Ok(())
     }
 }
@@ -85,8 +113,13 @@ impl ShopDatabase {
 pub fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-    format!("{:016x}", nanos ^ (u64::from(std::process::id()) << 40) ^ NEXT.fetch_add(1, Ordering::Relaxed))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    format!(
+        "{:016x}",
+        nanos ^ (u64::from(std::process::id()) << 40) ^ NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A project binary started by a test, with its stderr (the JSON log) read line by line.
@@ -109,9 +142,15 @@ impl Running {
             .spawn()
             .with_context(|| format!("start {program}"))?;
         let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
-        for stream in [child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>), child.stdout.take().map(|s| Box::new(s) as _)]
-            .into_iter()
-            .flatten()
+        for stream in [
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+            child.stdout.take().map(|s| Box::new(s) as _),
+        ]
+        .into_iter()
+        .flatten()
         {
             let tx = tx.clone();
             tokio::spawn(async move {
@@ -123,17 +162,35 @@ impl Running {
                 }
             });
         }
-        Ok(Self { child, lines, log: Vec::new() })
+        Ok(Self {
+            child,
+            lines,
+            log: Vec::new(),
+        })
     }
 
     /// Waits (bounded) for a JSON log line whose `message` is `message`, and returns it.
-    pub async fn wait_for_log(&mut self, message: &str, within: Duration) -> anyhow::Result<serde_json::Value> {
+    pub async fn wait_for_log(
+        &mut self,
+        message: &str,
+        within: Duration,
+    ) -> anyhow::Result<serde_json::Value> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let line = tokio::time::timeout_at(deadline, self.lines.recv())
                 .await
-                .with_context(|| format!("no log line {message:?} within {within:?}; log so far:\n{}", self.log.join("\n")))?
-                .with_context(|| format!("process ended before logging {message:?}; log:\n{}", self.log.join("\n")))?;
+                .with_context(|| {
+                    format!(
+                        "no log line {message:?} within {within:?}; log so far:\n{}",
+                        self.log.join("\n")
+                    )
+                })?
+                .with_context(|| {
+                    format!(
+                        "process ended before logging {message:?}; log:\n{}",
+                        self.log.join("\n")
+                    )
+                })?;
             self.log.push(line.clone());
             if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) {
                 if value["message"] == message {
@@ -144,10 +201,18 @@ impl Running {
     }
 
     /// Sends SIGTERM and waits (bounded) for the exit status.
-    pub async fn terminate(&mut self, within: Duration) -> anyhow::Result<std::process::ExitStatus> {
+    pub async fn terminate(
+        &mut self,
+        within: Duration,
+    ) -> anyhow::Result<std::process::ExitStatus> {
         let pid = self.child.id().context("already exited")?;
-        Command::new("kill").args(["-TERM", &pid.to_string()]).status().await?;
-        let status = tokio::time::timeout(within, self.child.wait()).await.context("did not exit in time")??;
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await?;
+        let status = tokio::time::timeout(within, self.child.wait())
+            .await
+            .context("did not exit in time")??;
         Ok(status)
     }
 }

@@ -21,22 +21,46 @@ async fn each_role_is_refused_on_the_others_tables() {
     let shop = db.connect("shop").await.unwrap();
 
     // The bridge writes its own tables...
-    sqlx::query(INSERT_ITEM).execute(&bridge).await.expect("bridge may write stock.items");
-    sqlx::query("UPDATE stock.items SET on_hand = 3 WHERE item_key = '1'").execute(&bridge).await.unwrap();
+    sqlx::query(INSERT_ITEM)
+        .execute(&bridge)
+        .await
+        .expect("bridge may write stock.items");
+    sqlx::query("UPDATE stock.items SET on_hand = 3 WHERE item_key = '1'")
+        .execute(&bridge)
+        .await
+        .unwrap();
     // ...and the shop may read them, never write them.
-    let on_hand: i32 = sqlx::query_scalar("SELECT on_hand FROM stock.items WHERE item_key = '1'").fetch_one(&shop).await.unwrap();
+    let on_hand: i32 = sqlx::query_scalar("SELECT on_hand FROM stock.items WHERE item_key = '1'")
+        .fetch_one(&shop)
+        .await
+        .unwrap();
     assert_eq!(on_hand, 3);
-    assert!(denied(&shop, "UPDATE stock.items SET on_hand = 99").await, "shop must not write stock.items");
-    assert!(denied(&shop, "DELETE FROM stock.checkpoint").await, "shop must not write the checkpoint");
-    assert!(denied(&shop, "CREATE TABLE stock.sneaky (x int)").await, "shop must not create in stock");
+    assert!(
+        denied(&shop, "UPDATE stock.items SET on_hand = 99").await,
+        "shop must not write stock.items"
+    );
+    assert!(
+        denied(&shop, "DELETE FROM stock.checkpoint").await,
+        "shop must not write the checkpoint"
+    );
+    assert!(
+        denied(&shop, "CREATE TABLE stock.sneaky (x int)").await,
+        "shop must not create in stock"
+    );
 
     // The bridge has no business in the shop's schema or the migrator's bookkeeping.
     assert!(denied(&bridge, "CREATE TABLE shop.sneaky (x int)").await);
-    assert!(denied(&bridge, "SELECT 1 FROM shop.nothing_here").await, "bridge must not even see schema shop");
+    assert!(
+        denied(&bridge, "SELECT 1 FROM shop.nothing_here").await,
+        "bridge must not even see schema shop"
+    );
     assert!(denied(&bridge, "SELECT * FROM public._sqlx_migrations").await);
     assert!(denied(&shop, "DELETE FROM public._sqlx_migrations").await);
     assert!(denied(&bridge, "CREATE TABLE public.sneaky (x int)").await);
-    assert!(denied(&bridge, "DROP TABLE stock.items").await, "only the owner (migrator) may drop");
+    assert!(
+        denied(&bridge, "DROP TABLE stock.items").await,
+        "only the owner (migrator) may drop"
+    );
 
     bridge.close().await;
     shop.close().await;
@@ -48,17 +72,37 @@ async fn freshness_is_unknown_until_a_snapshot_completes() {
     let db = ShopDatabase::create().await.unwrap();
     let bridge = db.connect("bridge").await.unwrap();
     let shop = db.connect("shop").await.unwrap();
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM stock.freshness").fetch_one(&shop).await.unwrap();
-    assert_eq!(rows, 0, "no checkpoint yet: readers must treat the replica as past the hard limit");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM stock.freshness")
+        .fetch_one(&shop)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows, 0,
+        "no checkpoint yet: readers must treat the replica as past the hard limit"
+    );
     sqlx::query("INSERT INTO stock.checkpoint (epoch, leader, source_server, snapshot_done, caught_up_at) VALUES (1, 'b1', 's', false, now())")
         .execute(&bridge)
         .await
         .unwrap();
-    let staleness: Option<f64> = sqlx::query_scalar("SELECT extract(epoch FROM staleness)::float8 FROM stock.freshness").fetch_one(&shop).await.unwrap();
+    let staleness: Option<f64> =
+        sqlx::query_scalar("SELECT extract(epoch FROM staleness)::float8 FROM stock.freshness")
+            .fetch_one(&shop)
+            .await
+            .unwrap();
     assert_eq!(staleness, None, "a snapshot in progress counts as stale");
-    sqlx::query("UPDATE stock.checkpoint SET snapshot_done = true").execute(&bridge).await.unwrap();
-    let staleness: Option<f64> = sqlx::query_scalar("SELECT extract(epoch FROM staleness)::float8 FROM stock.freshness").fetch_one(&shop).await.unwrap();
-    assert!(staleness.is_some_and(|s| (0.0..60.0).contains(&s)), "{staleness:?}");
+    sqlx::query("UPDATE stock.checkpoint SET snapshot_done = true")
+        .execute(&bridge)
+        .await
+        .unwrap();
+    let staleness: Option<f64> =
+        sqlx::query_scalar("SELECT extract(epoch FROM staleness)::float8 FROM stock.freshness")
+            .fetch_one(&shop)
+            .await
+            .unwrap();
+    assert!(
+        staleness.is_some_and(|s| (0.0..60.0).contains(&s)),
+        "{staleness:?}"
+    );
     bridge.close().await;
     shop.close().await;
     db.drop_now().await.unwrap();

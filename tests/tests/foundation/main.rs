@@ -3,4 +3,5 @@
 
 mod database;
 mod legacy;
+mod peers;
 mod services;

@@ -41,11 +41,18 @@ base_url = "http://127.0.0.1:1/media"
 /// One line on stderr, exit code 2, and what the line must say.
 fn assert_settings_error(program: &str, args: &[&str], must_mention: &[&str]) {
     let (code, _, stderr) = run_to_end(program, args, &[]);
-    assert_eq!(code, 2, "{program} {args:?} should exit 2; stderr: {stderr}");
+    assert_eq!(
+        code, 2,
+        "{program} {args:?} should exit 2; stderr: {stderr}"
+    );
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "exactly one line, got: {stderr}");
     for needle in must_mention {
-        assert!(lines[0].contains(needle), "{:?} should mention {needle:?}", lines[0]);
+        assert!(
+            lines[0].contains(needle),
+            "{:?} should mention {needle:?}",
+            lines[0]
+        );
     }
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "a secret leaked: {stderr}");
@@ -55,13 +62,18 @@ fn assert_settings_error(program: &str, args: &[&str], must_mention: &[&str]) {
 fn a_missing_settings_file_is_one_clear_line_and_exit_2() {
     for program in ["shop", "bridge"] {
         let cmd = if program == "shop" { "serve" } else { "run" };
-        assert_settings_error(program, &["--config", "/nonexistent/funnyhat.toml", cmd], &["/nonexistent/funnyhat.toml"]);
+        assert_settings_error(
+            program,
+            &["--config", "/nonexistent/funnyhat.toml", cmd],
+            &["/nonexistent/funnyhat.toml"],
+        );
     }
 }
 
 #[test]
 fn a_malformed_settings_file_names_file_and_line_without_echoing_it() {
-    let file = settings_file("[http]\nlisten = \"127.0.0.1:0\npassword = \"hunter2-secret\"\n[admin\n");
+    let file =
+        settings_file("[http]\nlisten = \"127.0.0.1:0\npassword = \"hunter2-secret\"\n[admin\n");
     let path = file.path().to_str().unwrap();
     assert_settings_error("shop", &["--config", path, "serve"], &[path, "line 2"]);
     assert_settings_error("bridge", &["--config", path, "run"], &[path, "line 2"]);
@@ -73,34 +85,73 @@ fn an_unknown_key_is_named_with_its_file() {
     let path = file.path().to_str().unwrap();
     assert_settings_error("shop", &["--config", path, "serve"], &["`media2`", path]);
 
-    let file = settings_file(&SHOP_SETTINGS.replace("listen = \"127.0.0.1:0\"\npublic_url", "lisen = \"127.0.0.1:0\"\npublic_url"));
+    let file = settings_file(&SHOP_SETTINGS.replace(
+        "listen = \"127.0.0.1:0\"\npublic_url",
+        "lisen = \"127.0.0.1:0\"\npublic_url",
+    ));
     let path = file.path().to_str().unwrap();
-    assert_settings_error("shop", &["--config", path, "serve"], &["`http.lisen`", path]);
+    assert_settings_error(
+        "shop",
+        &["--config", path, "serve"],
+        &["`http.lisen`", path],
+    );
 
     let bridge = "[source]\nurl = \"mysql://bridge:hunter2-secret@127.0.0.1:1/legacy\"\nflavour = \"mariadb\"\nserver_id = 7\nssl = true\n[target]\nurl = \"postgres://x@127.0.0.1:1/x\"\n";
     let file = settings_file(bridge);
     let path = file.path().to_str().unwrap();
-    assert_settings_error("bridge", &["--config", path, "run"], &["`source.ssl`", path]);
+    assert_settings_error(
+        "bridge",
+        &["--config", path, "run"],
+        &["`source.ssl`", path],
+    );
 }
 
 #[test]
 fn a_bad_value_is_named_without_the_value() {
-    let file = settings_file(&SHOP_SETTINGS.replace("listen = \"127.0.0.1:0\"\npublic_url", "listen = \"hunter2-secret\"\npublic_url"));
+    let file = settings_file(&SHOP_SETTINGS.replace(
+        "listen = \"127.0.0.1:0\"\npublic_url",
+        "listen = \"hunter2-secret\"\npublic_url",
+    ));
     let path = file.path().to_str().unwrap();
-    assert_settings_error("shop", &["--config", path, "serve"], &["`http.listen`", path]);
+    assert_settings_error(
+        "shop",
+        &["--config", path, "serve"],
+        &["`http.listen`", path],
+    );
 }
 
 #[tokio::test]
 async fn the_running_stack_answers_health_and_metrics_on_admin_ports_only() {
     let http = reqwest::Client::new();
-    for (admin, prefix) in [(env("SHOP_ADMIN_URL"), "shop_"), (env("BRIDGE_ADMIN_URL"), "bridge_")] {
+    for (admin, prefix) in [
+        (env("SHOP_ADMIN_URL"), "shop_"),
+        (env("BRIDGE_ADMIN_URL"), "bridge_"),
+    ] {
         let health = http.get(format!("{admin}/healthz")).send().await.unwrap();
         assert_eq!(health.status(), 200, "{admin}/healthz");
-        let metrics = http.get(format!("{admin}/metrics")).send().await.unwrap().text().await.unwrap();
-        assert!(metrics.lines().any(|l| l.starts_with(prefix)), "{admin}/metrics names no {prefix}* metric:\n{metrics}");
+        let metrics = http
+            .get(format!("{admin}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.lines().any(|l| l.starts_with(prefix)),
+            "{admin}/metrics names no {prefix}* metric:\n{metrics}"
+        );
     }
-    let public = http.get(format!("{}/metrics", env("SHOP_URL"))).send().await.unwrap();
-    assert_eq!(public.status(), 404, "the public port must not serve /metrics");
+    let public = http
+        .get(format!("{}/metrics", env("SHOP_URL")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        public.status(),
+        404,
+        "the public port must not serve /metrics"
+    );
     let home = http.get(env("SHOP_URL")).send().await.unwrap();
     assert_eq!(home.status(), 200);
     assert!(home.text().await.unwrap().contains("The Funny Hat Shop"));
@@ -108,7 +159,12 @@ async fn the_running_stack_answers_health_and_metrics_on_admin_ports_only() {
 
 #[tokio::test]
 async fn the_running_bridge_reaches_both_databases() {
-    let body: serde_json::Value = reqwest::get(format!("{}/healthz", env("BRIDGE_ADMIN_URL"))).await.unwrap().json().await.unwrap();
+    let body: serde_json::Value = reqwest::get(format!("{}/healthz", env("BRIDGE_ADMIN_URL")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["source"], true, "{body}");
     assert_eq!(body["target"], true, "{body}");
 }
@@ -136,7 +192,11 @@ async fn shop_stops_cleanly_on_sigterm() {
     assert_eq!(page.status(), 200);
     let started = std::time::Instant::now();
     let status = shop.terminate(Duration::from_secs(10)).await.unwrap();
-    assert!(status.success(), "exit status {status}; log:\n{}", shop.log.join("\n"));
+    assert!(
+        status.success(),
+        "exit status {status}; log:\n{}",
+        shop.log.join("\n")
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
     db.drop_now().await.unwrap();
 }
@@ -157,14 +217,26 @@ async fn bridge_stops_cleanly_on_sigterm() {
         ],
     )
     .unwrap();
-    let listening = bridge.wait_for_log("bridge listening", START).await.unwrap();
+    let listening = bridge
+        .wait_for_log("bridge listening", START)
+        .await
+        .unwrap();
     let admin = listening["admin"].as_str().unwrap().to_owned();
     // Wait (bounded) for the first probe to reach the TLS-verified source.
-    bridge.wait_for_log("source reachable", START).await.unwrap();
-    let health = reqwest::get(format!("http://{admin}/healthz")).await.unwrap();
+    bridge
+        .wait_for_log("source reachable", START)
+        .await
+        .unwrap();
+    let health = reqwest::get(format!("http://{admin}/healthz"))
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
     let status = bridge.terminate(Duration::from_secs(10)).await.unwrap();
-    assert!(status.success(), "exit status {status}; log:\n{}", bridge.log.join("\n"));
+    assert!(
+        status.success(),
+        "exit status {status}; log:\n{}",
+        bridge.log.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -180,12 +252,13 @@ async fn shop_migrate_applies_then_says_up_to_date() {
     let migrator = db.url("migrator");
     let mut with_url: Vec<(&str, &str)> = envs.to_vec();
     with_url.push(("FUNNYHAT_DATABASE__MIGRATOR_URL", &migrator));
-    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || run_to_end("shop", &args, &with_url)).await.unwrap();
+    // Blocking is fine here: nothing else runs on this test's runtime meanwhile.
+    let (code, stdout, stderr) = run_to_end("shop", &args, &with_url);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("up to date"), "{stdout}");
     db.drop_now().await.unwrap();
 
-    let (code, _, stderr) = tokio::task::spawn_blocking(move || run_to_end("shop", &args, &envs)).await.unwrap();
+    let (code, _, stderr) = run_to_end("shop", &args, &envs);
     assert_ne!(code, 0);
     assert!(stderr.contains("database.migrator_url"), "{stderr}");
 }
