@@ -14,8 +14,8 @@ struct Args {
     /// Drop the app's tables and load again even if the demo data is there.
     #[arg(long)]
     force: bool,
-    /// CA certificate to verify the server with (requires TLS).
-    #[arg(long)]
+    /// CA certificate to verify the server with (requires TLS); the local stack's is LEGACY_MYSQL_CA.
+    #[arg(long, env = "LEGACY_MYSQL_CA")]
     ca: Option<std::path::PathBuf>,
 }
 

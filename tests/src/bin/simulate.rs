@@ -22,8 +22,8 @@ struct Args {
     count: Option<u64>,
     #[arg(long, default_value_t = 8)]
     max_in_flight: usize,
-    /// CA certificate to verify the server with (requires TLS).
-    #[arg(long)]
+    /// CA certificate to verify the server with (requires TLS); the local stack's is LEGACY_MYSQL_CA.
+    #[arg(long, env = "LEGACY_MYSQL_CA")]
     ca: Option<std::path::PathBuf>,
 }
 
