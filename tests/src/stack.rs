@@ -192,10 +192,10 @@ impl Running {
                     )
                 })?;
             self.log.push(line.clone());
-            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) {
-                if value["message"] == message {
-                    return Ok(value);
-                }
+            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line)
+                && value["message"] == message
+            {
+                return Ok(value);
             }
         }
     }
