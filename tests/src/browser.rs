@@ -36,15 +36,31 @@ impl Browser {
             "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}
         }}});
         let http = reqwest::Client::new();
-        let created: Value = http.post(format!("{driver}/session")).json(&caps).send().await?.json().await?;
+        let created: Value = http
+            .post(format!("{driver}/session"))
+            .json(&caps)
+            .send()
+            .await?
+            .json()
+            .await?;
         let session = created["value"]["sessionId"]
             .as_str()
             .with_context(|| format!("chromedriver refused the session: {created}"))?
             .to_owned();
-        Ok(Self { http, session, driver, _profile: profile })
+        Ok(Self {
+            http,
+            session,
+            driver,
+            _profile: profile,
+        })
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let url = format!("{}/session/{}{path}", self.driver, self.session);
         let mut request = self.http.request(method, url);
         if let Some(body) = body {
@@ -58,29 +74,45 @@ impl Browser {
     }
 
     pub async fn goto(&self, url: &str) -> anyhow::Result<()> {
-        self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url }))).await.map(drop)
+        self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await
+            .map(drop)
     }
 
     pub async fn title(&self) -> anyhow::Result<String> {
-        Ok(self.call(reqwest::Method::GET, "/title", None).await?.as_str().unwrap_or_default().to_owned())
+        Ok(self
+            .call(reqwest::Method::GET, "/title", None)
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
     }
 
     /// Runs a synchronous script in the page and returns its result.
     pub async fn eval(&self, script: &str) -> anyhow::Result<Value> {
-        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": script, "args": [] }))).await
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
     }
 
     /// Saves a PNG screenshot in the artifacts directory and returns its path.
     pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
         let b64 = self.call(reqwest::Method::GET, "/screenshot", None).await?;
-        let png = base64::engine::general_purpose::STANDARD.decode(b64.as_str().unwrap_or_default())?;
+        let png =
+            base64::engine::general_purpose::STANDARD.decode(b64.as_str().unwrap_or_default())?;
         let path = crate::stack::artifacts_dir().join(format!("{name}.png"));
         std::fs::write(&path, png)?;
         Ok(path)
     }
 
     pub async fn quit(self) -> anyhow::Result<()> {
-        self.http.delete(format!("{}/session/{}", self.driver, self.session)).send().await?;
+        self.http
+            .delete(format!("{}/session/{}", self.driver, self.session))
+            .send()
+            .await?;
         Ok(())
     }
 }
