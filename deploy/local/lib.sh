@@ -99,6 +99,9 @@ select_stack() {
     die "the stack directory path is too long for unix sockets: $STACK"
 }
 
+# require_root: the stack runs MariaDB, PostgreSQL and nginx's workers as their own system users.
+require_root() { ((EUID == 0)) || die "run this as root (it starts servers as the mysql, postgres and nobody users)"; }
+
 # lock_stack SECONDS: one up/down/test at a time per stack; waits up to SECONDS (0: fail at once).
 # fd 8 holds the lock; start_bg closes it in the services so that they never hold it.
 lock_stack() {

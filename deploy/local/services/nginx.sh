@@ -70,6 +70,9 @@ CONF
 
 svc_nginx_start() {
   write_nginx_conf
+  # The workers run as nobody and read the bucket's files.
+  mkdir -p "$STACK/s3/$S3_BUCKET"
+  ensure_traversable "$STACK/s3/$S3_BUCKET" nobody
   # shellcheck disable=SC2094 # -e names the error log nginx appends to; it reads nothing from it
   nginx -e "$(log_file nginx)" -p "$STACK/nginx" -c "$STACK/nginx/nginx.conf" -t -q \
     >>"$(log_file nginx)" 2>&1 || fail_service nginx "the generated nginx.conf is invalid"
