@@ -24,7 +24,7 @@ export PATH="$PATH:$HOME/.cargo/bin:/usr/local/sbin:/usr/sbin:/sbin"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/funnyhat-target}"
 
 # How long one service may take to become ready, in seconds.
-WAIT_TIMEOUT="${FUNNYHAT_WAIT_TIMEOUT:-60}"
+WAIT_TIMEOUT="${STACK_WAIT_TIMEOUT:-60}"
 # How long a stopping service gets between TERM and KILL, in seconds.
 STOP_TIMEOUT=10
 
@@ -54,27 +54,27 @@ die() {
 # Which stack: its directory and port base
 
 # select_stack DEFAULT_DIR DEFAULT_BASE
-# Sets STACK (absolute), PORT_BASE and every port, from FUNNYHAT_STACK_DIR / FUNNYHAT_PORT_BASE when set.
+# Sets STACK (absolute), PORT_BASE and every port, from STACK_DIR / STACK_PORT_BASE when set.
 # A stack that already has an env file keeps the port base recorded there unless told otherwise.
 select_stack() {
-  local dir="${FUNNYHAT_STACK_DIR:-$1}" base
+  local dir="${STACK_DIR:-$1}" base
   [[ "$dir" == /* ]] || dir="$REPO_ROOT/$dir"
   mkdir -p "$dir"
   STACK="$(cd "$dir" && pwd)"
-  [[ "$STACK" != "$TOOLS_DIR" ]] || die "FUNNYHAT_STACK_DIR must not be the tools directory"
-  if [[ -n "${FUNNYHAT_PORT_BASE:-}" ]]; then
-    base="$FUNNYHAT_PORT_BASE"
-  elif [[ -f "$STACK/env" ]] && base="$(sed -n "s/^export FUNNYHAT_PORT_BASE='\([0-9]*\)'$/\1/p" "$STACK/env")" &&
+  [[ "$STACK" != "$TOOLS_DIR" ]] || die "STACK_DIR must not be the tools directory"
+  if [[ -n "${STACK_PORT_BASE:-}" ]]; then
+    base="$STACK_PORT_BASE"
+  elif [[ -f "$STACK/env" ]] && base="$(sed -n "s/^export STACK_PORT_BASE='\([0-9]*\)'$/\1/p" "$STACK/env")" &&
     [[ -n "$base" ]]; then
     :
   else
     base="$2"
   fi
   if ! [[ "$base" =~ ^[0-9]+$ ]] || ((base < 1024 || base + 30 >= 32768)); then
-    die "FUNNYHAT_PORT_BASE must be a number from 1024 to 32737, not '$base'"
+    die "STACK_PORT_BASE must be a number from 1024 to 32737, not '$base'"
   fi
   PORT_BASE="$base"
-  export FUNNYHAT_STACK_DIR="$STACK" FUNNYHAT_PORT_BASE="$PORT_BASE"
+  export STACK_DIR="$STACK" STACK_PORT_BASE="$PORT_BASE"
 
   PORT_SHOP=$((base + 0))
   PORT_SHOP_ADMIN=$((base + 1))
@@ -109,11 +109,11 @@ lock_stack() {
   flock -w "$1" 8 || die "another deploy/local up, down or test is using $STACK; try again when it ends"
 }
 
-# The default stack of `up`, `down`, `status` and `env`; FUNNYHAT_STACK_DIR=.stack/test alone selects the
+# The default stack of `up`, `down`, `status` and `env`; STACK_DIR=.stack/test alone selects the
 # test stack with its own port base.
 select_up_stack() {
   local base=18100
-  [[ "${FUNNYHAT_STACK_DIR:-}" != .stack/test && "${FUNNYHAT_STACK_DIR:-}" != "$REPO_ROOT/.stack/test" ]] ||
+  [[ "${STACK_DIR:-}" != .stack/test && "${STACK_DIR:-}" != "$REPO_ROOT/.stack/test" ]] ||
     base=18200
   select_stack .stack "$base"
 }
@@ -302,15 +302,6 @@ stop_service() {
   rm -f "$file"
 }
 
-# The stack's own FUNNYHAT_ variables. The binaries read every FUNNYHAT_… variable as a setting and reject
-# unknown ones, so these are taken out of the environment of every binary the scripts start.
-STACK_ENV_VARS=(FUNNYHAT_STACK_DIR FUNNYHAT_PORT_BASE FUNNYHAT_BIN_DIR FUNNYHAT_ARTIFACTS_DIR
-  FUNNYHAT_WAIT_TIMEOUT FUNNYHAT_CONFIG)
-
-# "${CLEAN_ENV[@]}" COMMAND...: runs COMMAND (env execs it, so the pid stays) without STACK_ENV_VARS.
-CLEAN_ENV=(env)
-for _var in "${STACK_ENV_VARS[@]}"; do CLEAN_ENV+=(-u "$_var"); done
-unset _var
 
 # ---------------------------------------------------------------------------------------------------
 # Small checks used by the services' health functions

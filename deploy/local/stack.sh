@@ -2,7 +2,7 @@
 # The `up` sequence, shared by `up` and `test`: directories, services, env file, config files, demo data,
 # migrations, bridge and shop, and the summary of URLs. Sourced by lib.sh.
 
-# Set by `test`: also run chromedriver, and record CHROMEDRIVER_URL / FUNNYHAT_ARTIFACTS_DIR in the env.
+# Set by `test`: also run chromedriver, and record CHROMEDRIVER_URL / STACK_ARTIFACTS_DIR in the env.
 WITH_CHROMEDRIVER="${WITH_CHROMEDRIVER:-0}"
 
 make_stack_dirs() {
@@ -48,9 +48,9 @@ write_env() {
   {
     echo "# The local stack's connection settings (docs/LOCAL_STACK.md), written by deploy/local/up."
     echo "# Use: eval \"\$(deploy/local/env)\""
-    env_line FUNNYHAT_STACK_DIR "$STACK"
-    env_line FUNNYHAT_PORT_BASE "$PORT_BASE"
-    env_line FUNNYHAT_BIN_DIR "$BIN_DIR"
+    env_line STACK_DIR "$STACK"
+    env_line STACK_PORT_BASE "$PORT_BASE"
+    env_line STACK_BIN_DIR "$BIN_DIR"
     env_line LEGACY_MYSQL_URL "mysql://bridge:bridge-dev@$h:$PORT_MARIADB/legacy"
     env_line LEGACY_MYSQL_APP_URL "mysql://stockapp:stockapp-dev@$h:$PORT_MARIADB/legacy"
     env_line LEGACY_MYSQL_ADMIN_URL "mysql://admin:admin-dev@$h:$PORT_MARIADB/legacy"
@@ -78,7 +78,7 @@ write_env() {
     env_line BRIDGE_ADMIN_URL "http://$h:$PORT_BRIDGE_ADMIN"
     if [[ "$WITH_CHROMEDRIVER" == 1 ]]; then
       env_line CHROMEDRIVER_URL "http://$h:$PORT_CHROMEDRIVER"
-      env_line FUNNYHAT_ARTIFACTS_DIR "$STACK/artifacts"
+      env_line STACK_ARTIFACTS_DIR "$STACK/artifacts"
     fi
   } >"$tmp"
   mv "$tmp" "$STACK/env"
@@ -138,7 +138,7 @@ run_step() {
   log="$(log_file "$name")"
   log "$name: $*"
   printf '\n=== %s: %s\n' "$(date -Is)" "$*" >>"$log"
-  "${CLEAN_ENV[@]}" "$@" </dev/null >>"$log" 2>&1 || fail_service "$name" "'$*' failed (exit $?)"
+  "$@" </dev/null >>"$log" 2>&1 || fail_service "$name" "'$*' failed (exit $?)"
 }
 
 start_apps() {
@@ -177,7 +177,7 @@ EOF
     echo "  chromedriver        http://$h:$PORT_CHROMEDRIVER"
   fi
   cat <<EOF
-Settings: eval "\$(FUNNYHAT_STACK_DIR=$STACK deploy/local/env)"   Logs: $STACK/logs/
+Settings: eval "\$(STACK_DIR=$STACK deploy/local/env)"   Logs: $STACK/logs/
 EOF
 }
 

@@ -18,12 +18,12 @@ pub fn env(name: &str) -> String {
 
 /// A binary built from this workspace (`bridge`, `shop`, `demo-load`, `simulate`).
 pub fn bin(name: &str) -> PathBuf {
-    PathBuf::from(env("FUNNYHAT_BIN_DIR")).join(name)
+    PathBuf::from(env("STACK_BIN_DIR")).join(name)
 }
 
 /// Where tests keep screenshots and logs for people to look at after a run.
 pub fn artifacts_dir() -> PathBuf {
-    let dir = std::env::var("FUNNYHAT_ARTIFACTS_DIR").map_or_else(
+    let dir = std::env::var("STACK_ARTIFACTS_DIR").map_or_else(
         |_| std::env::temp_dir().join("funnyhat-artifacts"),
         PathBuf::from,
     );

@@ -7,7 +7,7 @@ svc_bridge_ports() { echo "$PORT_BRIDGE_ADMIN"; }
 svc_bridge_signature() { echo "bridge --config $STACK/config/bridge.toml run"; }
 svc_bridge_health() { http_ok "http://127.0.0.1:$PORT_BRIDGE_ADMIN/healthz"; }
 svc_bridge_start() {
-  start_bg bridge "${CLEAN_ENV[@]}" "$BIN_DIR/bridge" --config "$STACK/config/bridge.toml" run
+  start_bg bridge "$BIN_DIR/bridge" --config "$STACK/config/bridge.toml" run
 }
 
 svc_shop_ports() { echo "$PORT_SHOP $PORT_SHOP_ADMIN"; }
@@ -18,5 +18,5 @@ svc_shop_health() {
     [[ "$(http_status "http://127.0.0.1:$PORT_SHOP/")" != 000 ]]
 }
 svc_shop_start() {
-  start_bg shop "${CLEAN_ENV[@]}" "$BIN_DIR/shop" --config "$STACK/config/shop.toml" serve
+  start_bg shop "$BIN_DIR/shop" --config "$STACK/config/shop.toml" serve
 }

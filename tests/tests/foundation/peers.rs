@@ -57,7 +57,7 @@ async fn every_peer_answers() {
 #[tokio::test]
 async fn the_cdn_serves_bucket_objects_read_only() {
     let name = format!("foundation-{}.txt", tests::stack::uuid_like());
-    let object = std::path::PathBuf::from(env("FUNNYHAT_STACK_DIR"))
+    let object = std::path::PathBuf::from(env("STACK_DIR"))
         .join("s3")
         .join(env("S3_BUCKET"))
         .join(&name);
