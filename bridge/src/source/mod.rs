@@ -32,11 +32,17 @@ pub async fn binlog_head(opts: &Opts) -> anyhow::Result<BinlogHead> {
     let mut conn = mysql_async::Conn::new(opts.clone())
         .await
         .context("cannot connect to the legacy database")?;
-    let row: Option<(String, u64)> = conn.query_first("SHOW MASTER STATUS").await.context(
+    // The row has 4 or 5 columns depending on the server; only the first two are ours. Read them
+    // by position with checked conversions (a tuple conversion would panic on the column count).
+    let row: Option<mysql_async::Row> = conn.query_first("SHOW MASTER STATUS").await.context(
         "SHOW MASTER STATUS failed (is log_bin on, and does the user have REPLICATION CLIENT?)",
     )?;
     conn.disconnect().await.ok();
-    let (file, position) =
-        row.context("the legacy database has binary logging off (set log_bin)")?;
-    Ok(BinlogHead { file, position })
+    let row = row.context("the legacy database has binary logging off (set log_bin)")?;
+    let file = row.get_opt::<String, _>(0).and_then(Result::ok);
+    let position = row.get_opt::<u64, _>(1).and_then(Result::ok);
+    match (file, position) {
+        (Some(file), Some(position)) => Ok(BinlogHead { file, position }),
+        _ => anyhow::bail!("SHOW MASTER STATUS returned an unexpected row"),
+    }
 }
