@@ -10,6 +10,7 @@ use std::path::Path;
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub http: Http,
+    #[serde(default)]
     pub admin: Admin,
     pub database: Database,
     pub media: Media,

@@ -73,10 +73,10 @@ fn a_missing_settings_file_is_one_clear_line_and_exit_2() {
 #[test]
 fn a_malformed_settings_file_names_file_and_line_without_echoing_it() {
     let file =
-        settings_file("[http]\nlisten = \"127.0.0.1:0\npassword = \"hunter2-secret\"\n[admin\n");
+        settings_file("[http]\nlisten = \"127.0.0.1:0\"\npassword = \"hunter2-secret\n[admin]\n");
     let path = file.path().to_str().unwrap();
-    assert_settings_error("shop", &["--config", path, "serve"], &[path, "line 2"]);
-    assert_settings_error("bridge", &["--config", path, "run"], &[path, "line 2"]);
+    assert_settings_error("shop", &["--config", path, "serve"], &[path, "line 3"]);
+    assert_settings_error("bridge", &["--config", path, "run"], &[path, "line 3"]);
 }
 
 #[test]
