@@ -2,6 +2,7 @@
 //! routes under `ops/`. The two routers are served on different listeners, so `/metrics` on the public
 //! port is a plain 404.
 
+pub mod assets;
 pub mod catalog;
 pub mod ops;
 
@@ -17,18 +18,8 @@ use axum::routing::get;
 pub fn public_router() -> Router<AppState> {
     Router::new()
         .route("/", get(catalog::home::show_home))
-        .route("/static/site.css", get(site_css))
+        .route("/static/{file}", get(assets::show_asset))
         .fallback(not_found)
-}
-
-async fn site_css() -> impl IntoResponse {
-    (
-        [
-            (axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("../static/site.css"),
-    )
 }
 
 /// `/healthz` and `/metrics`, for the admin listener only.

@@ -105,4 +105,18 @@ async fn a_browser_shows_the_shop() {
     assert_eq!(border, "solid");
     browser.screenshot("foundation-home-1280").await.unwrap();
     browser.quit().await.unwrap();
+
+    // A phone: the page fits without sideways scrolling.
+    let phone = Browser::start(375, 800).await.unwrap();
+    phone.goto(&env("SHOP_URL")).await.unwrap();
+    let overflow = phone
+        .eval("return document.documentElement.scrollWidth - window.innerWidth")
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().is_some_and(|px| px <= 0),
+        "horizontal scroll of {overflow}px at 375px"
+    );
+    phone.screenshot("foundation-home-375").await.unwrap();
+    phone.quit().await.unwrap();
 }
