@@ -1,0 +1,1 @@
+//! Bridge tests against the real local stack: snapshot, binlog apply, exactly once.

@@ -1,0 +1,1 @@
+//! Shop tests against the real local stack: catalogue, live stock, lag guard.
