@@ -42,6 +42,8 @@ pub struct Source {
     pub server_id: u32,
     /// CA bundle to verify the server's certificate; TLS is required when set.
     pub tls_ca: Option<PathBuf>,
+    /// The mapping file: which legacy tables and columns make up the stock record.
+    pub mapping: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]

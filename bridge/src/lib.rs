@@ -2,12 +2,15 @@
 //! grants + SELECT. It replicates stock into the shop database's schema `stock` (see
 //! `docs/ARCHITECTURE.md`).
 //!
-//! Status: the foundation. It loads its settings, serves `/healthz` and `/metrics`, and probes both
-//! databases every second; snapshot and binlog replication are the next slice (README's status table).
+//! Status: snapshot and binlog streaming on MariaDB by file+position, exactly once, with a leader
+//! lock; README's status table lists what is not built yet.
 
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod leader;
+pub mod mapping;
+pub mod replicate;
 pub mod sink;
 pub mod source;
 pub mod telemetry;
@@ -59,6 +62,8 @@ async fn run_until_stopped(
         .into_future();
     let admin = tokio::spawn(admin);
 
+    let replication = tokio::spawn(replicate_until_stopped(settings, stop.clone()));
+
     let probe_stop = stop.clone();
     let probes = tokio::spawn(async move {
         let mut tick = tokio::time::interval(PROBE_INTERVAL);
@@ -71,14 +76,60 @@ async fn run_until_stopped(
         target.close().await;
     });
 
-    shutdown.await;
-    tracing::info!("shutdown requested");
+    let mut replication = replication;
+    let failed = tokio::select! {
+        () = shutdown => {
+            tracing::info!("shutdown requested");
+            None
+        }
+        ended = &mut replication => Some(ended),
+    };
     stop.cancel();
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { tokio::join!(admin, probes) }).await;
     if drained.is_err() {
         tracing::warn!("shutdown took too long; exiting anyway");
     }
-    Ok(())
+    match failed {
+        None => {
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, replication).await;
+            Ok(())
+        }
+        Some(ended) => ended.context("replication task panicked")?,
+    }
+}
+
+/// Loads and checks the mapping, waits for leadership, then replicates until `stop`.
+async fn replicate_until_stopped(
+    settings: Settings,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let mapping = mapping::Mapping::load(&settings.source.mapping)?;
+    let source = source::connect_opts(&settings.source)?;
+    let mut conn = mysql_async::Conn::new(source.clone())
+        .await
+        .context("cannot connect to the legacy database")?;
+    mapping.validate(&mut conn).await?;
+    conn.disconnect().await.ok();
+    anyhow::ensure!(
+        settings.source.flavour == config::Flavour::Mariadb,
+        "source.flavour = mysql8 is not implemented yet (README's status table)"
+    );
+    let instance = replicate::instance_name(settings.source.server_id);
+    let target_url = secrecy::ExposeSecret::expose_secret(&settings.target.url).to_owned();
+    let Some(leadership) = leader::acquire(&target_url, &instance, &stop).await? else {
+        return Ok(());
+    };
+    let replicator = replicate::Replicator {
+        source,
+        server_id: settings.source.server_id,
+        mapping: std::sync::Arc::new(mapping),
+        db: sink::pool(&settings.target)?,
+        epoch: leadership.epoch,
+    };
+    let result = replicator.run(&stop).await;
+    replicator.db.close().await;
+    drop(leadership);
+    result
 }
 
 /// One probe of each database; failures are logged once per change of state, not every second.

@@ -109,6 +109,7 @@ url = "mysql://bridge:bridge-dev@$h:$PORT_MARIADB/legacy"
 flavour = "mariadb"
 server_id = $PORT_BRIDGE_ADMIN
 tls_ca = "$STACK/tls/ca.pem"
+mapping = "$REPO_ROOT/bridge/mappings/demo.toml"
 [target]
 url = "postgres://bridge:bridge-dev@$h:$PORT_POSTGRES/funnyhat"
 [log]

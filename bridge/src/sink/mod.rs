@@ -1,5 +1,7 @@
 //! The shop database side, as the `bridge` role: it may write only schema `stock`.
 
+pub mod apply;
+
 use crate::config::Target;
 use anyhow::Context;
 use secrecy::ExposeSecret;

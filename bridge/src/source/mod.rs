@@ -46,3 +46,78 @@ pub async fn binlog_head(opts: &Opts) -> anyhow::Result<BinlogHead> {
         _ => anyhow::bail!("SHOW MASTER STATUS returned an unexpected row"),
     }
 }
+
+pub mod binlog;
+pub mod snapshot;
+pub mod values;
+
+/// A place in the source's binlog: file and offset, and the GTID state there when known (MariaDB:
+/// `domain-server-seq`, comma-separated per domain).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub file: String,
+    pub pos: u64,
+    pub gtid: Option<String>,
+}
+
+impl Position {
+    /// The label used in the change log, quarantine reasons and notifications: the GTID when there
+    /// is one, `file:pos` otherwise.
+    pub fn label(&self) -> String {
+        self.gtid
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}", self.file, self.pos))
+    }
+
+    /// Whether this position is at or past `head` (binlog file names sort by their number).
+    pub fn reached(&self, head: &BinlogHead) -> bool {
+        (self.file.as_str(), self.pos) >= (head.file.as_str(), head.position)
+    }
+}
+
+/// MariaDB's first (fake) ROTATE arrives before the format description, so the parser does not yet
+/// know the events carry a CRC32 and leaves its 4 bytes at the end of the file name. File names are
+/// `<base>.<6 digits>`: cut anything after the digits.
+pub fn clean_binlog_name(raw: &str) -> String {
+    match raw.rfind('.') {
+        Some(dot) => {
+            let digits = raw[dot + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            raw[..dot + 1 + digits].to_owned()
+        }
+        None => raw.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotate_names_lose_their_crc_bytes() {
+        assert_eq!(
+            clean_binlog_name("binlog.000002B\u{fffd}\u{fffd}"),
+            "binlog.000002"
+        );
+        assert_eq!(clean_binlog_name("mysql-bin.000011"), "mysql-bin.000011");
+    }
+
+    #[test]
+    fn positions_compare_by_file_then_offset() {
+        let at = |file: &str, pos| Position {
+            file: file.into(),
+            pos,
+            gtid: None,
+        };
+        let head = BinlogHead {
+            file: "binlog.000002".into(),
+            position: 100,
+        };
+        assert!(at("binlog.000002", 100).reached(&head));
+        assert!(at("binlog.000003", 4).reached(&head));
+        assert!(!at("binlog.000002", 99).reached(&head));
+        assert!(!at("binlog.000001", 900).reached(&head));
+    }
+}

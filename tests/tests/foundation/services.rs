@@ -6,6 +6,9 @@ use tests::stack::{Running, ShopDatabase, bin, env};
 
 const START: Duration = Duration::from_secs(30);
 
+/// The demo legacy database's mapping file.
+const DEMO_MAPPING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../bridge/mappings/demo.toml");
+
 /// Runs a binary to completion and returns (exit code, stdout, stderr).
 fn run_to_end(program: &str, args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
     let out = std::process::Command::new(bin(program))
@@ -96,7 +99,7 @@ fn an_unknown_key_is_named_with_its_file() {
         &["`http.lisen`", path],
     );
 
-    let bridge = "[source]\nurl = \"mysql://bridge:hunter2-secret@127.0.0.1:1/legacy\"\nflavour = \"mariadb\"\nserver_id = 7\nssl = true\n[target]\nurl = \"postgres://x@127.0.0.1:1/x\"\n";
+    let bridge = "[source]\nurl = \"mysql://bridge:hunter2-secret@127.0.0.1:1/legacy\"\nflavour = \"mariadb\"\nserver_id = 7\nmapping = \"m.toml\"\nssl = true\n[target]\nurl = \"postgres://x@127.0.0.1:1/x\"\n";
     let file = settings_file(bridge);
     let path = file.path().to_str().unwrap();
     assert_settings_error(
@@ -212,6 +215,7 @@ async fn bridge_stops_cleanly_on_sigterm() {
             ("FUNNYHAT_SOURCE__FLAVOUR", "mariadb"),
             ("FUNNYHAT_SOURCE__SERVER_ID", "4242"),
             ("FUNNYHAT_SOURCE__TLS_CA", &env("LEGACY_MYSQL_CA")),
+            ("FUNNYHAT_SOURCE__MAPPING", DEMO_MAPPING),
             ("FUNNYHAT_TARGET__URL", &env("BRIDGE_DATABASE_URL")),
             ("FUNNYHAT_LOG__FORMAT", "json"),
         ],

@@ -1,0 +1,612 @@
+//! The mapping file: which legacy tables and columns make up the shop's stock record. The bridge's
+//! code knows the *shape* of a stock record (items, the rows summed into their quantity, and lookup
+//! tables for category names and sellable locations); the file says where each part lives in the
+//! legacy schema. It is validated against the source at start-up, and every row is converted
+//! through it into a [`Change`]. Converting never fails the stream: a row that will not convert is
+//! quarantined with its reason.
+
+use crate::source::values::{Row, text_of};
+use anyhow::Context;
+use contracts::{Currency, ItemKey, Money, Rounding, Sku};
+use mysql_async::prelude::Queryable;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    pub source: SourceSchema,
+    pub items: ItemsMap,
+    pub levels: LevelsMap,
+    pub categories: Option<LookupMap>,
+    pub locations: Option<LookupMap>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSchema {
+    pub schema: String,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemsMap {
+    pub table: String,
+    pub key: String,
+    pub sku: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub price: String,
+    pub currency: Currency,
+    pub rounding: Rounding,
+    pub vat_included: Option<String>,
+    pub category: Option<String>,
+    pub deleted: Option<SoftDelete>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoftDelete {
+    pub column: String,
+    /// The value that means "deleted" (`"1"`, `"0"` for an "active" flag), or `"not_null"` for a
+    /// `deleted_at` timestamp.
+    pub deleted_when: String,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LevelsMap {
+    pub table: String,
+    pub key: String,
+    pub item: String,
+    pub quantity: String,
+    pub location: Option<String>,
+}
+
+/// A small table mirrored as (key → label, flag): category names, sellable locations.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupMap {
+    pub table: String,
+    pub key: String,
+    pub label: Option<String>,
+    pub flag: Option<String>,
+}
+
+/// Which part of the stock record a source table feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Items,
+    Levels,
+    Categories,
+    Locations,
+}
+
+impl Role {
+    pub const fn lookup_name(self) -> &'static str {
+        match self {
+            Self::Categories => "categories",
+            Self::Locations => "locations",
+            Self::Items => "items",
+            Self::Levels => "levels",
+        }
+    }
+}
+
+/// One source row's effect on the stock record, already converted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// An item row now reads like this (`None`: the row was hard-deleted → tombstone).
+    Item { key: ItemKey, row: Option<ItemRow> },
+    /// A level row now reads like this (`None`: deleted).
+    Level { key: String, row: Option<LevelRow> },
+    /// A lookup row now reads like this (`None`: deleted).
+    Lookup {
+        role: Role,
+        key: String,
+        row: Option<LookupRow>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemRow {
+    pub sku: Option<String>,
+    pub name: String,
+    pub description: Option<String>,
+    pub category_key: Option<String>,
+    pub price_minor: Option<i64>,
+    pub price_includes_vat: bool,
+    pub deleted: bool,
+    /// Why the row is not sellable (conversion errors), without the position (added on apply).
+    pub quarantine: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LevelRow {
+    pub item_key: ItemKey,
+    pub location_key: Option<String>,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupRow {
+    pub label: Option<String>,
+    pub flag: Option<bool>,
+}
+
+impl Mapping {
+    /// Reads and parses a mapping file; errors name the file and the key.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("mapping file {}", path.display()))?;
+        contracts::settings::parse(
+            &path.display().to_string(),
+            Some(&text),
+            std::iter::empty(),
+            "",
+        )
+        .map_err(|e| anyhow::anyhow!("mapping {e}"))
+    }
+
+    /// The role of a source table, if the mapping watches it.
+    pub fn role_of(&self, schema: &str, table: &str) -> Option<Role> {
+        if schema != self.source.schema {
+            return None;
+        }
+        if table == self.items.table {
+            Some(Role::Items)
+        } else if table == self.levels.table {
+            Some(Role::Levels)
+        } else if self.categories.as_ref().is_some_and(|m| m.table == table) {
+            Some(Role::Categories)
+        } else if self.locations.as_ref().is_some_and(|m| m.table == table) {
+            Some(Role::Locations)
+        } else {
+            None
+        }
+    }
+
+    pub fn table_of(&self, role: Role) -> Option<&str> {
+        match role {
+            Role::Items => Some(&self.items.table),
+            Role::Levels => Some(&self.levels.table),
+            Role::Categories => self.categories.as_ref().map(|m| m.table.as_str()),
+            Role::Locations => self.locations.as_ref().map(|m| m.table.as_str()),
+        }
+    }
+
+    /// The mapped columns of a role's table (BLOBs are never among them: snapshot reads stay small).
+    pub fn columns_of(&self, role: Role) -> Vec<&str> {
+        let mut cols: Vec<&str> = match role {
+            Role::Items => {
+                let m = &self.items;
+                let mut c = vec![m.key.as_str(), &m.sku, &m.name, &m.price];
+                c.extend(m.description.as_deref());
+                c.extend(m.vat_included.as_deref());
+                c.extend(m.category.as_deref());
+                c.extend(m.deleted.as_ref().map(|d| d.column.as_str()));
+                c
+            }
+            Role::Levels => {
+                let m = &self.levels;
+                let mut c = vec![m.key.as_str(), &m.item, &m.quantity];
+                c.extend(m.location.as_deref());
+                c
+            }
+            Role::Categories | Role::Locations => {
+                let Some(m) = (if role == Role::Categories {
+                    &self.categories
+                } else {
+                    &self.locations
+                }) else {
+                    return Vec::new();
+                };
+                let mut c = vec![m.key.as_str()];
+                c.extend(m.label.as_deref());
+                c.extend(m.flag.as_deref());
+                c
+            }
+        };
+        let mut seen = BTreeSet::new();
+        cols.retain(|c| seen.insert(*c));
+        cols
+    }
+
+    pub fn roles(&self) -> Vec<Role> {
+        [Role::Categories, Role::Locations, Role::Items, Role::Levels]
+            .into_iter()
+            .filter(|r| self.table_of(*r).is_some())
+            .collect()
+    }
+
+    /// Checks the mapping against the source: every table exists, is InnoDB and has a single-column
+    /// primary key equal to the mapped key; every mapped column exists. Each problem is one line.
+    pub async fn validate(&self, conn: &mut mysql_async::Conn) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        for role in self.roles() {
+            for name in self
+                .columns_of(role)
+                .into_iter()
+                .chain(self.table_of(role))
+                .chain([self.source.schema.as_str()])
+            {
+                if name.contains('`') || name.is_empty() {
+                    problems.push(format!("{name:?} is not a usable identifier"));
+                }
+            }
+            let table = self.table_of(role).unwrap_or_default();
+            let engine: Option<Option<String>> = conn
+                .exec_first(
+                    "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                    (&self.source.schema, table),
+                )
+                .await?;
+            match engine {
+                None => {
+                    problems.push(format!(
+                        "table {}.{table} does not exist (or the bridge user cannot SELECT it)",
+                        self.source.schema
+                    ));
+                    continue;
+                }
+                Some(engine) if engine.as_deref() != Some("InnoDB") => problems.push(format!(
+                    "table {}.{table} is {}, not InnoDB: its changes are not transactional",
+                    self.source.schema,
+                    engine.unwrap_or_default()
+                )),
+                Some(_) => {}
+            }
+            let columns: Vec<String> = conn
+                .exec(
+                    "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                    (&self.source.schema, table),
+                )
+                .await?;
+            for col in self.columns_of(role) {
+                if !columns.iter().any(|c| c == col) {
+                    problems.push(format!(
+                        "column {}.{table}.{col} does not exist",
+                        self.source.schema
+                    ));
+                }
+            }
+            let pk: Vec<String> = conn
+                .exec(
+                    "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
+                     WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION",
+                    (&self.source.schema, table),
+                )
+                .await?;
+            let key = self
+                .columns_of(role)
+                .first()
+                .map(|k| (*k).to_owned())
+                .unwrap_or_default();
+            if pk.is_empty() {
+                problems.push(format!(
+                    "table {}.{table} has no primary key",
+                    self.source.schema
+                ));
+            } else if pk != [key.clone()] {
+                problems.push(format!(
+                    "table {}.{table}: mapped key `{key}` is not its primary key ({})",
+                    self.source.schema,
+                    pk.join(", ")
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("mapping does not fit the source: {}", problems.join("; "))
+        }
+    }
+
+    /// Converts one source row change (before and/or after image) of a table with `role`.
+    pub fn convert(&self, role: Role, before: Option<&Row>, after: Option<&Row>) -> Vec<Change> {
+        let key_col = self.columns_of(role)[0];
+        let key_of = |row: &Row| text_of(row.get(key_col)).ok().flatten();
+        let mut out = Vec::new();
+        let before_key = before.and_then(key_of);
+        let after_key = after.and_then(key_of);
+        // A key that changed is a delete of the old key and an insert of the new one.
+        if let Some(old) = &before_key
+            && after_key.as_ref() != Some(old)
+        {
+            out.push(self.removed(role, old.clone()));
+        }
+        if let (Some(key), Some(row)) = (after_key, after) {
+            out.push(self.present(role, key, row));
+        } else if after.is_some() {
+            tracing::error!(
+                table = self.table_of(role).unwrap_or_default(),
+                "row without a usable key skipped"
+            );
+            metrics::counter!("bridge_rows_unkeyed_total").increment(1);
+        }
+        out
+    }
+
+    fn removed(&self, role: Role, key: String) -> Change {
+        match role {
+            Role::Items => Change::Item {
+                key: ItemKey::new(key),
+                row: None,
+            },
+            Role::Levels => Change::Level { key, row: None },
+            Role::Categories | Role::Locations => Change::Lookup {
+                role,
+                key,
+                row: None,
+            },
+        }
+    }
+
+    fn present(&self, role: Role, key: String, row: &Row) -> Change {
+        match role {
+            Role::Items => Change::Item {
+                key: ItemKey::new(key),
+                row: Some(self.item_row(row)),
+            },
+            Role::Levels => Change::Level {
+                key,
+                row: self.level_row(row),
+            },
+            Role::Categories | Role::Locations => {
+                let m = if role == Role::Categories {
+                    self.categories.as_ref()
+                } else {
+                    self.locations.as_ref()
+                };
+                let label = m
+                    .and_then(|m| m.label.as_deref())
+                    .and_then(|c| text_of(row.get(c)).ok().flatten());
+                let flag = m
+                    .and_then(|m| m.flag.as_deref())
+                    .map(|c| truthy(text_of(row.get(c)).ok().flatten().as_deref()));
+                Change::Lookup {
+                    role,
+                    key,
+                    row: Some(LookupRow { label, flag }),
+                }
+            }
+        }
+    }
+
+    fn item_row(&self, row: &Row) -> ItemRow {
+        let m = &self.items;
+        let mut problems = Vec::new();
+        let mut text = |col: &str, required: bool| match text_of(row.get(col)) {
+            Ok(Some(t)) => Some(t),
+            Ok(None) if required => {
+                problems.push(format!("{col} is NULL"));
+                None
+            }
+            Ok(None) => None,
+            Err(e) => {
+                problems.push(format!("{col}: {e}"));
+                None
+            }
+        };
+        let sku_text = text(&m.sku, true);
+        let name = text(&m.name, true).unwrap_or_default();
+        let description = m.description.as_deref().and_then(|c| text(c, false));
+        let category_key = m.category.as_deref().and_then(|c| text(c, false));
+        let price_text = text(&m.price, true);
+        let vat = m.vat_included.as_deref().map(|c| text(c, false));
+        let deleted = m.deleted.as_ref().is_some_and(|d| {
+            let value = text(&d.column, false);
+            match d.deleted_when.as_str() {
+                "not_null" => value.is_some(),
+                wanted => value.as_deref().map(str::trim) == Some(wanted),
+            }
+        });
+        let sku = sku_text.and_then(|s| match Sku::parse(&s) {
+            Ok(sku) => Some(sku.as_str().to_owned()),
+            Err(e) => {
+                problems.push(format!("sku: {e}"));
+                None
+            }
+        });
+        let price_minor =
+            price_text.and_then(
+                |p| match Money::from_decimal_str(&p, m.currency, m.rounding) {
+                    Ok(money) if money.minor < 0 => {
+                        problems.push(format!("price {p} is negative"));
+                        None
+                    }
+                    Ok(money) => Some(money.minor),
+                    Err(e) => {
+                        problems.push(format!("price: {e}"));
+                        None
+                    }
+                },
+            );
+        let price_includes_vat = vat.is_none_or(|v| truthy(v.as_deref()));
+        let quarantine = (!problems.is_empty()).then(|| problems.join("; "));
+        ItemRow {
+            sku,
+            name,
+            description,
+            category_key,
+            price_minor,
+            price_includes_vat,
+            deleted,
+            quarantine,
+        }
+    }
+
+    fn level_row(&self, row: &Row) -> Option<LevelRow> {
+        let m = &self.levels;
+        let item = text_of(row.get(&m.item)).ok().flatten();
+        let quantity = text_of(row.get(&m.quantity))
+            .ok()
+            .flatten()
+            .and_then(|q| q.trim().parse::<i64>().ok());
+        let location_key = m
+            .location
+            .as_deref()
+            .and_then(|c| text_of(row.get(c)).ok().flatten());
+        match (item, quantity) {
+            (Some(item), Some(quantity)) => Some(LevelRow {
+                item_key: ItemKey::new(item),
+                location_key,
+                quantity,
+            }),
+            _ => {
+                // A level row that does not convert counts as absent (it adds nothing), loudly.
+                tracing::error!(table = %m.table, "level row with a NULL or non-numeric item or quantity ignored");
+                metrics::counter!("bridge_rows_quarantined_total", "table" => m.table.clone())
+                    .increment(1);
+                None
+            }
+        }
+    }
+}
+
+fn truthy(value: Option<&str>) -> bool {
+    matches!(value.map(str::trim), Some(v) if v != "0" && !v.is_empty() && !v.eq_ignore_ascii_case("false"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mysql_async::Value;
+
+    fn demo() -> Mapping {
+        let text = include_str!("../mappings/demo.toml");
+        contracts::settings::parse("demo.toml", Some(text), std::iter::empty(), "").unwrap()
+    }
+
+    fn row(pairs: &[(&str, Value)]) -> Row {
+        Row::from_pairs(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())))
+    }
+
+    fn item(id: Value, price: &str, deleted: i64) -> Row {
+        row(&[
+            ("id", id),
+            ("sku", Value::Bytes(b"FH-1".to_vec())),
+            ("name", Value::Bytes("Party Hat 🎉".as_bytes().to_vec())),
+            ("description", Value::NULL),
+            ("category_id", Value::UInt(3)),
+            ("price", Value::Bytes(price.as_bytes().to_vec())),
+            ("vat_included", Value::Int(1)),
+            ("is_deleted", Value::Int(deleted)),
+        ])
+    }
+
+    #[test]
+    fn the_demo_mapping_parses_and_names_its_tables() {
+        let m = demo();
+        assert_eq!(m.role_of("legacy", "stock_levels"), Some(Role::Levels));
+        assert_eq!(m.role_of("legacy", "id_sequences"), None);
+        assert_eq!(m.role_of("other", "items"), None);
+        assert!(
+            !m.columns_of(Role::Items).contains(&"image"),
+            "BLOBs stay out of mapped reads"
+        );
+    }
+
+    #[test]
+    fn items_convert_with_big_keys_and_quarantine_odd_prices() {
+        let m = demo();
+        let big = item(Value::UInt(9_223_372_036_854_775_817), "12.5000", 0);
+        let changes = m.convert(Role::Items, None, Some(&big));
+        let Change::Item {
+            key,
+            row: Some(row),
+        } = &changes[0]
+        else {
+            panic!("{changes:?}")
+        };
+        assert_eq!(key.as_str(), "9223372036854775817");
+        assert_eq!(row.price_minor, Some(1250));
+        assert_eq!(row.description, None);
+        assert_eq!(row.category_key.as_deref(), Some("3"));
+        assert!(row.quarantine.is_none());
+
+        let odd = item(Value::Int(2), "19.9950", 1);
+        let Change::Item { row: Some(row), .. } = &m.convert(Role::Items, None, Some(&odd))[0]
+        else {
+            panic!()
+        };
+        assert_eq!(row.price_minor, None);
+        assert!(row.deleted);
+        assert!(
+            row.quarantine.as_deref().unwrap().contains("price"),
+            "{row:?}"
+        );
+
+        let negative = item(Value::Int(3), "-1.00", 0);
+        let Change::Item { row: Some(row), .. } = &m.convert(Role::Items, None, Some(&negative))[0]
+        else {
+            panic!()
+        };
+        assert!(row.quarantine.as_deref().unwrap().contains("negative"));
+
+        let mut bad_bytes = item(Value::Int(4), "1.00", 0);
+        bad_bytes.set("name", Value::Bytes(vec![0xff, 0xfe]));
+        let Change::Item { row: Some(row), .. } =
+            &m.convert(Role::Items, None, Some(&bad_bytes))[0]
+        else {
+            panic!()
+        };
+        assert!(row.quarantine.as_deref().unwrap().contains("name"));
+    }
+
+    #[test]
+    fn a_level_moving_between_items_removes_then_adds() {
+        let m = demo();
+        let level = |item: u64| {
+            row(&[
+                ("id", Value::Int(7)),
+                ("item_id", Value::UInt(item)),
+                ("quantity", Value::Int(-2)),
+                ("location_id", Value::UInt(1)),
+            ])
+        };
+        let changes = m.convert(Role::Levels, Some(&level(1)), Some(&level(2)));
+        assert_eq!(
+            changes.len(),
+            1,
+            "same level key: one upsert naming the new item"
+        );
+        let Change::Level { row: Some(row), .. } = &changes[0] else {
+            panic!()
+        };
+        assert_eq!((row.item_key.as_str(), row.quantity), ("2", -2));
+        let gone = m.convert(Role::Levels, Some(&level(1)), None);
+        assert_eq!(
+            gone,
+            vec![Change::Level {
+                key: "7".into(),
+                row: None
+            }]
+        );
+    }
+
+    #[test]
+    fn soft_delete_polarities() {
+        let mut m = demo();
+        m.items.deleted = Some(SoftDelete {
+            column: "is_deleted".into(),
+            deleted_when: "0".into(),
+        });
+        let Change::Item { row: Some(row), .. } =
+            &m.convert(Role::Items, None, Some(&item(Value::Int(1), "1", 0)))[0]
+        else {
+            panic!()
+        };
+        assert!(row.deleted, "active flag 0 means deleted");
+        m.items.deleted = Some(SoftDelete {
+            column: "is_deleted".into(),
+            deleted_when: "not_null".into(),
+        });
+        let Change::Item { row: Some(row), .. } =
+            &m.convert(Role::Items, None, Some(&item(Value::Int(1), "1", 0)))[0]
+        else {
+            panic!()
+        };
+        assert!(row.deleted, "a timestamp present means deleted");
+    }
+}

@@ -1,0 +1,299 @@
+//! Replication: snapshot when there is no checkpoint, then stream from the checkpoint, with the
+//! freshness probe beside it. A reader task and an applier task share a bounded channel; any error
+//! ends both, and the session restarts (with backoff) from the last committed checkpoint, so
+//! nothing in flight is applied twice or lost.
+
+use crate::mapping::{Change, Mapping};
+use crate::sink::apply::{self, Target, Touched};
+use crate::source::binlog::{self, Item};
+use crate::source::{self, Position};
+use anyhow::Context;
+use contracts::StockChanged;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Whole source transactions per PostgreSQL transaction, at most.
+const MAX_BATCH: usize = 256;
+/// Transactions read ahead of the applier before reading pauses.
+const CHANNEL: usize = 1024;
+const FRESHNESS_INTERVAL: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+pub struct Replicator {
+    pub source: mysql_async::Opts,
+    pub server_id: u32,
+    pub mapping: Arc<Mapping>,
+    pub db: PgPool,
+    pub epoch: i64,
+}
+
+impl Replicator {
+    fn target(&self, generation: i64) -> Target<'_> {
+        Target {
+            items_table: &self.mapping.items.table,
+            levels_table: &self.mapping.levels.table,
+            generation,
+            currency: self.mapping.items.currency.code(),
+            unknown_location_sellable: self.mapping.locations.is_none(),
+        }
+    }
+
+    /// Runs until `stop`; errors restart the session after a backoff.
+    pub async fn run(&self, stop: &CancellationToken) -> anyhow::Result<()> {
+        let mut backoff = Duration::from_millis(500);
+        while !stop.is_cancelled() {
+            let started = Instant::now();
+            let result = self.session(stop).await;
+            if let Err(e) = result {
+                if e.to_string().contains("no longer the leader") {
+                    return Err(e);
+                }
+                metrics::counter!("bridge_errors_total", "kind" => "session").increment(1);
+                tracing::error!(error = format!("{e:#}"), retry_in = ?backoff, "replication interrupted");
+                if started.elapsed() > BACKOFF_MAX {
+                    backoff = Duration::from_millis(500);
+                }
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+        Ok(())
+    }
+
+    async fn session(&self, stop: &CancellationToken) -> anyhow::Result<()> {
+        let from = match self.checkpoint().await? {
+            Some((position, _)) => position,
+            None => self.snapshot().await?,
+        };
+        let generation = self.checkpoint().await?.map_or(1, |(_, g)| g);
+        let (tx, rx) = mpsc::channel(CHANNEL);
+        let session_stop = stop.child_token();
+        let reader = binlog::read(
+            &self.source,
+            self.server_id,
+            self.mapping.clone(),
+            from,
+            tx,
+            session_stop.clone(),
+        );
+        let applier = self.apply_stream(rx, generation);
+        let freshness = self.freshness(&session_stop);
+        let result = tokio::try_join!(reader, applier, freshness).map(drop);
+        session_stop.cancel();
+        result
+    }
+
+    async fn checkpoint(&self) -> anyhow::Result<Option<(Position, i64)>> {
+        #[derive(sqlx::FromRow)]
+        struct Checkpoint {
+            binlog_file: Option<String>,
+            binlog_pos: Option<i64>,
+            gtid: Option<String>,
+            generation: i64,
+            snapshot_done: bool,
+        }
+        let row: Option<Checkpoint> = sqlx::query_as(
+            "SELECT binlog_file, binlog_pos, gtid, generation, snapshot_done FROM stock.checkpoint",
+        )
+        .fetch_optional(&self.db)
+        .await?;
+        Ok(
+            row.and_then(|c| match (c.binlog_file, c.binlog_pos, c.snapshot_done) {
+                (Some(file), Some(pos), true) => Some((
+                    Position {
+                        file,
+                        pos: pos as u64,
+                        gtid: c.gtid,
+                    },
+                    c.generation,
+                )),
+                _ => None,
+            }),
+        )
+    }
+
+    /// Copies every mapped table in one consistent snapshot into a new generation, in ONE
+    /// PostgreSQL transaction with the checkpoint: readers see the old state or the new, never a mix.
+    async fn snapshot(&self) -> anyhow::Result<Position> {
+        let started = Instant::now();
+        let mut tx = self.db.begin().await?;
+        let current: Option<(i64, i64)> =
+            sqlx::query_as("SELECT generation, epoch FROM stock.checkpoint FOR UPDATE")
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((_, epoch)) = current {
+            anyhow::ensure!(
+                epoch == self.epoch,
+                "epoch {} is no longer the leader's: stepping down",
+                self.epoch
+            );
+        }
+        let generation = current.map_or(1, |(g, _)| g + 1);
+        let at = format!("snapshot {generation}");
+        let target = self.target(generation);
+        let (out, mut changes) = mpsc::channel::<Change>(4096);
+        let read = source::snapshot::read(&self.source, &self.mapping, out);
+        let write = async {
+            let mut touched = Touched::default();
+            let mut rows = 0u64;
+            while let Some(change) = changes.recv().await {
+                apply::apply_change(&mut tx, &target, &change, &at, &mut touched).await?;
+                rows += 1;
+            }
+            anyhow::Ok(rows)
+        };
+        let (position, rows) = tokio::try_join!(read, write)?;
+        apply::finish_snapshot(&mut tx, generation, &at).await?;
+        sqlx::query(
+            "INSERT INTO stock.checkpoint (id, epoch, leader, source_server, gtid, binlog_file, binlog_pos, generation, snapshot_done, updated_at)
+             VALUES (true, $1, $2, $3, $4, $5, $6, $7, true, now())
+             ON CONFLICT (id) DO UPDATE SET gtid = EXCLUDED.gtid, binlog_file = EXCLUDED.binlog_file,
+                 binlog_pos = EXCLUDED.binlog_pos, generation = EXCLUDED.generation, snapshot_done = true,
+                 source_server = EXCLUDED.source_server, updated_at = now()
+             WHERE stock.checkpoint.epoch = EXCLUDED.epoch",
+        )
+        .bind(self.epoch)
+        .bind(instance_name(self.server_id))
+        .bind(self.source_identity().await.unwrap_or_default())
+        .bind(&position.gtid)
+        .bind(&position.file)
+        .bind(position.pos as i64)
+        .bind(generation)
+        .execute(&mut *tx)
+        .await?;
+        apply::notify(&mut tx, &StockChanged::all()).await?;
+        tx.commit().await.context("snapshot commit")?;
+        tracing::info!(rows, generation, position = %position.label(), elapsed = ?started.elapsed(), "snapshot switched in");
+        Ok(position)
+    }
+
+    async fn source_identity(&self) -> anyhow::Result<String> {
+        use mysql_async::prelude::Queryable;
+        let mut conn = mysql_async::Conn::new(self.source.clone()).await?;
+        let id: Option<(u32, String)> = conn.query_first("SELECT @@server_id, @@version").await?;
+        conn.disconnect().await.ok();
+        Ok(id
+            .map(|(id, version)| format!("server_id={id} version={version}"))
+            .unwrap_or_default())
+    }
+
+    /// Drains the channel in batches of whole source transactions.
+    async fn apply_stream(
+        &self,
+        mut rx: mpsc::Receiver<Item>,
+        generation: i64,
+    ) -> anyhow::Result<()> {
+        let target = self.target(generation);
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(item) => batch.push(item),
+                    Err(_) => break,
+                }
+            }
+            self.apply_batch(&target, batch).await?;
+        }
+        Ok(())
+    }
+
+    async fn apply_batch(&self, target: &Target<'_>, batch: Vec<Item>) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let mut tx = self.db.begin().await?;
+        let mut touched = Touched::default();
+        let mut last: Option<Position> = None;
+        let (mut transactions, mut rows) = (0u64, 0u64);
+        for item in batch {
+            match item {
+                Item::Transaction(txn) => {
+                    let label = txn.gtid.clone().unwrap_or_else(|| txn.end.label());
+                    for change in &txn.changes {
+                        apply::apply_change(&mut tx, target, change, &label, &mut touched).await?;
+                    }
+                    apply::log_transaction(&mut tx, &label, txn.changes.len()).await?;
+                    rows += txn.changes.len() as u64;
+                    transactions += 1;
+                    last = Some(txn.end);
+                }
+                Item::Progress(position) => last = Some(position),
+            }
+        }
+        let Some(last) = last else { return Ok(()) };
+        apply::recompute(&mut tx, &touched).await?;
+        apply::move_checkpoint(&mut tx, self.epoch, &last).await?;
+        if !touched.items.is_empty() {
+            let keys = touched
+                .items
+                .iter()
+                .map(|k| contracts::ItemKey::new(k.clone()));
+            apply::notify(&mut tx, &StockChanged::for_keys(last.label(), keys)).await?;
+        }
+        tx.commit()
+            .await
+            .with_context(|| format!("commit up to {}", last.label()))?;
+        metrics::counter!("bridge_transactions_applied_total").increment(transactions);
+        metrics::counter!("bridge_rows_applied_total").increment(rows);
+        metrics::histogram!("bridge_apply_batch_seconds").record(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// Every second: when the committed checkpoint has reached the source's head (read after
+    /// taking PostgreSQL's clock), `caught_up_at` moves to that clock reading.
+    async fn freshness(&self, stop: &CancellationToken) -> anyhow::Result<()> {
+        let mut tick = tokio::time::interval(FRESHNESS_INTERVAL);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return Ok(()),
+                _ = tick.tick() => {}
+            }
+            let t0: time::OffsetDateTime = sqlx::query_scalar("SELECT clock_timestamp()")
+                .fetch_one(&self.db)
+                .await?;
+            let head = match source::binlog_head(&self.source).await {
+                Ok(head) => head,
+                Err(e) => {
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "freshness: cannot read the source's head"
+                    );
+                    continue;
+                }
+            };
+            if let Some((checkpoint, _)) = self.checkpoint().await? {
+                if checkpoint.reached(&head) {
+                    sqlx::query("UPDATE stock.checkpoint SET caught_up_at = GREATEST(caught_up_at, $2) WHERE epoch = $1")
+                        .bind(self.epoch)
+                        .bind(t0)
+                        .execute(&self.db)
+                        .await?;
+                }
+                let behind = if checkpoint.file == head.file {
+                    head.position.saturating_sub(checkpoint.pos)
+                } else {
+                    head.position
+                };
+                metrics::gauge!("bridge_source_bytes_behind").set(behind as f64);
+            }
+            let staleness: Option<f64> = sqlx::query_scalar(
+                "SELECT extract(epoch FROM staleness)::float8 FROM stock.freshness",
+            )
+            .fetch_optional(&self.db)
+            .await?
+            .flatten();
+            metrics::gauge!("bridge_replication_lag_seconds")
+                .set(staleness.unwrap_or(f64::INFINITY));
+        }
+    }
+}
+
+/// This bridge's name in the checkpoint row: host, process and server id.
+pub fn instance_name(server_id: u32) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}:{}:{server_id}", host.trim(), std::process::id())
+}

@@ -1,0 +1,327 @@
+//! The binlog reader: registers as a replica from a checkpointed position, turns row events of the
+//! mapped tables into [`Change`]s, and hands over whole source transactions (never a part of one)
+//! through a bounded channel, so a slow or absent PostgreSQL pauses reading instead of filling
+//! memory. Positions and GTIDs travel with every transaction; errors name the position.
+
+use super::values::Row;
+use super::{Position, clean_binlog_name};
+use crate::mapping::{Change, Mapping};
+use anyhow::Context;
+use futures::StreamExt;
+use mysql_async::binlog::events::{EventData, OptionalMetadataField, RowsEventData};
+use mysql_async::prelude::Queryable;
+use mysql_async::{BinlogStreamRequest, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// MariaDB's GTID event (not parsed by mysql_common).
+const MARIADB_GTID_EVENT: u8 = 162;
+/// A GTID event flag: the group is a single statement with no COMMIT/XID (DDL).
+const FL_STANDALONE: u8 = 1;
+
+/// The source asks for a heartbeat this often when idle; no event for [`READ_TIMEOUT`] means the
+/// connection is dead.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the reader hands to the applier.
+#[derive(Debug)]
+pub enum Item {
+    /// A whole committed source transaction (possibly with no mapped changes).
+    Transaction(SourceTransaction),
+    /// The reader advanced outside any transaction (rotation, heartbeat): the checkpoint may move.
+    Progress(Position),
+}
+
+#[derive(Debug)]
+pub struct SourceTransaction {
+    /// The transaction's own GTID, when the source has them.
+    pub gtid: Option<String>,
+    /// Where the transaction ends (after its XID/COMMIT), with the GTID state there.
+    pub end: Position,
+    pub changes: Vec<Change>,
+}
+
+struct Open {
+    gtid: Option<String>,
+    standalone: bool,
+    changes: Vec<Change>,
+}
+
+/// Reads from `from` until `stop` or an error; sends items to `tx`.
+pub async fn read(
+    opts: &mysql_async::Opts,
+    server_id: u32,
+    mapping: Arc<Mapping>,
+    from: Position,
+    tx: mpsc::Sender<Item>,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let opts = mysql_async::OptsBuilder::from_opts(opts.clone())
+        // A row with a large picture is one large event: lift the packet limit on this connection.
+        .max_allowed_packet(Some(1 << 30));
+    let mut conn = mysql_async::Conn::new(opts)
+        .await
+        .context("binlog: connect")?;
+    // Ask MariaDB for its GTID events (instead of dummy BEGINs) and for heartbeats when idle.
+    conn.query_drop("SET @mariadb_slave_capability = 4").await?;
+    conn.query_drop(format!(
+        "SET @master_heartbeat_period = {}",
+        HEARTBEAT.as_nanos()
+    ))
+    .await?;
+    let request = BinlogStreamRequest::new(server_id)
+        .with_filename(from.file.as_bytes())
+        .with_pos(from.pos);
+    let mut stream = conn
+        .get_binlog_stream(request)
+        .await
+        .with_context(|| format!("binlog: start at {}", from.label()))?;
+    tracing::info!(from = %from.label(), "binlog stream started");
+
+    let mut file = from.file.clone();
+    let mut gtid_state = GtidState::parse(from.gtid.as_deref());
+    let mut columns: HashMap<u64, Option<Arc<[String]>>> = HashMap::new();
+    let mut open: Option<Open> = None;
+    let mut last_progress = from.pos;
+    loop {
+        let next = tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            next = tokio::time::timeout(READ_TIMEOUT, stream.next()) => next,
+        };
+        let event = match next {
+            Err(_) => anyhow::bail!(
+                "binlog: no event or heartbeat for {READ_TIMEOUT:?} after {file}:{last_progress}"
+            ),
+            Ok(None) => {
+                anyhow::bail!("binlog: the source closed the stream after {file}:{last_progress}")
+            }
+            Ok(Some(event)) => {
+                event.with_context(|| format!("binlog: read after {file}:{last_progress}"))?
+            }
+        };
+        let header = event.header();
+        let end = u64::from(header.log_pos());
+        let at = || format!("{file}:{end}");
+
+        if event.header().event_type_raw() == MARIADB_GTID_EVENT {
+            let data = event.data();
+            anyhow::ensure!(data.len() >= 13, "binlog: short GTID event at {}", at());
+            let seq = u64::from_le_bytes(data[0..8].try_into().unwrap_or_default());
+            let domain = u32::from_le_bytes(data[8..12].try_into().unwrap_or_default());
+            let gtid = format!("{domain}-{}-{seq}", header.server_id());
+            open = Some(Open {
+                gtid: Some(gtid),
+                standalone: data[12] & FL_STANDALONE != 0,
+                changes: Vec::new(),
+            });
+            continue;
+        }
+        let data = event
+            .read_data()
+            .with_context(|| format!("binlog: bad event at {}", at()))?;
+        match data {
+            Some(EventData::RotateEvent(rotate)) => {
+                file = clean_binlog_name(&rotate.name());
+                last_progress = rotate.position();
+                columns.clear();
+                if open.is_none() {
+                    send_progress(&tx, &file, last_progress, &gtid_state);
+                }
+                continue;
+            }
+            Some(EventData::TableMapEvent(tme)) => {
+                let names = mapping
+                    .role_of(&tme.database_name(), &tme.table_name())
+                    .map(|_| column_names(&tme));
+                if let Some(None) = names {
+                    anyhow::bail!(
+                        "binlog: table map for {}.{} has no column names at {} (set binlog_row_metadata=FULL)",
+                        tme.database_name(),
+                        tme.table_name(),
+                        at()
+                    );
+                }
+                columns.insert(tme.table_id(), names.flatten());
+            }
+            Some(EventData::RowsEvent(rows)) => {
+                let Some(Some(names)) = columns.get(&rows.table_id()).cloned() else {
+                    continue;
+                };
+                let tme = stream
+                    .get_tme(rows.table_id())
+                    .with_context(|| format!("binlog: rows without a table map at {}", at()))?;
+                let role = mapping
+                    .role_of(&tme.database_name(), &tme.table_name())
+                    .with_context(|| format!("binlog: unmapped table at {}", at()))?;
+                let txn = open.get_or_insert_with(|| Open {
+                    gtid: None,
+                    standalone: false,
+                    changes: Vec::new(),
+                });
+                for pair in rows.rows(tme) {
+                    let (before, after) =
+                        pair.with_context(|| format!("binlog: bad row image at {}", at()))?;
+                    let before = before.map(|r| to_row(&names, r));
+                    let after = after.map(|r| to_row(&names, r));
+                    let (before, after) = match rows {
+                        RowsEventData::DeleteRowsEvent(_) | RowsEventData::DeleteRowsEventV1(_) => {
+                            (before.or(after), None)
+                        }
+                        _ => (before, after),
+                    };
+                    txn.changes
+                        .extend(mapping.convert(role, before.as_ref(), after.as_ref()));
+                }
+            }
+            Some(EventData::XidEvent(_)) => {
+                finish(&mut open, &mut gtid_state, &file, end, &tx).await?;
+            }
+            Some(EventData::QueryEvent(query)) => {
+                let sql = query.query();
+                let trimmed = sql.trim();
+                if trimmed.eq_ignore_ascii_case("BEGIN") {
+                    open.get_or_insert_with(|| Open {
+                        gtid: None,
+                        standalone: false,
+                        changes: Vec::new(),
+                    });
+                } else if trimmed.eq_ignore_ascii_case("COMMIT")
+                    || open.as_ref().is_some_and(|o| o.standalone)
+                {
+                    if !trimmed.eq_ignore_ascii_case("COMMIT") {
+                        tracing::info!(position = %at(), statement = %first_words(trimmed), "DDL on the source");
+                    }
+                    finish(&mut open, &mut gtid_state, &file, end, &tx).await?;
+                }
+            }
+            _ => {}
+        }
+        if end > 0 {
+            last_progress = end;
+            if open.is_none() {
+                send_progress(&tx, &file, end, &gtid_state);
+            }
+        }
+    }
+}
+
+/// Ends the open transaction at `end` and sends it (waiting while the applier is behind).
+async fn finish(
+    open: &mut Option<Open>,
+    gtid_state: &mut GtidState,
+    file: &str,
+    end: u64,
+    tx: &mpsc::Sender<Item>,
+) -> anyhow::Result<()> {
+    let Some(txn) = open.take() else {
+        return Ok(());
+    };
+    if let Some(gtid) = &txn.gtid {
+        gtid_state.advance(gtid);
+    }
+    let end = Position {
+        file: file.to_owned(),
+        pos: end,
+        gtid: gtid_state.render(),
+    };
+    let item = Item::Transaction(SourceTransaction {
+        gtid: txn.gtid,
+        end,
+        changes: txn.changes,
+    });
+    tx.send(item)
+        .await
+        .map_err(|_| anyhow::anyhow!("applier stopped"))
+}
+
+/// Progress outside transactions is advisory: dropped when the channel is full.
+fn send_progress(tx: &mpsc::Sender<Item>, file: &str, pos: u64, gtid_state: &GtidState) {
+    let _ = tx.try_send(Item::Progress(Position {
+        file: file.to_owned(),
+        pos,
+        gtid: gtid_state.render(),
+    }));
+}
+
+fn column_names(tme: &mysql_async::binlog::events::TableMapEvent<'_>) -> Option<Arc<[String]>> {
+    for field in tme.iter_optional_meta() {
+        if let Ok(OptionalMetadataField::ColumnName(names)) = field {
+            let names: Vec<String> = names
+                .iter_names()
+                .filter_map(Result::ok)
+                .map(|n| n.name().into_owned())
+                .collect();
+            return Some(names.into());
+        }
+    }
+    None
+}
+
+fn to_row(names: &[String], row: mysql_async::binlog::row::BinlogRow) -> Row {
+    let values = row.unwrap().into_iter().map(|v| match v {
+        mysql_async::binlog::value::BinlogValue::Value(v) => v,
+        _ => Value::NULL,
+    });
+    Row::from_pairs(names.iter().cloned().zip(values))
+}
+
+fn first_words(sql: &str) -> String {
+    sql.split_whitespace().take(4).collect::<Vec<_>>().join(" ")
+}
+
+/// MariaDB's GTID state: the last sequence number per replication domain.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GtidState(std::collections::BTreeMap<u32, (u32, u64)>);
+
+impl GtidState {
+    pub fn parse(text: Option<&str>) -> Self {
+        let mut state = Self::default();
+        for gtid in text
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+        {
+            state.advance(gtid);
+        }
+        state
+    }
+
+    /// Records `domain-server-seq` as the latest of its domain.
+    pub fn advance(&mut self, gtid: &str) {
+        let mut parts = gtid.splitn(3, '-').map(str::parse::<u64>);
+        if let (Some(Ok(domain)), Some(Ok(server)), Some(Ok(seq))) =
+            (parts.next(), parts.next(), parts.next())
+        {
+            self.0.insert(domain as u32, (server as u32, seq));
+        }
+    }
+
+    pub fn render(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| {
+            self.0
+                .iter()
+                .map(|(d, (s, q))| format!("{d}-{s}-{q}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gtid_state_keeps_the_latest_per_domain() {
+        let mut state = GtidState::parse(Some("0-1-10,1-2-5"));
+        state.advance("0-1-11");
+        state.advance("2-3-1");
+        assert_eq!(state.render().as_deref(), Some("0-1-11,1-2-5,2-3-1"));
+        assert_eq!(GtidState::parse(None).render(), None);
+    }
+}
