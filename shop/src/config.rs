@@ -15,6 +15,12 @@ pub struct Settings {
     pub database: Database,
     pub media: Media,
     #[serde(default)]
+    pub catalogue: Catalogue,
+    #[serde(default)]
+    pub stock: Stock,
+    #[serde(default)]
+    pub live: Live,
+    #[serde(default)]
     pub log: contracts::settings::Log,
 }
 
@@ -25,6 +31,10 @@ pub struct Http {
     pub listen: SocketAddr,
     /// The URL customers use, for absolute links and redirects.
     pub public_url: String,
+    /// Proxies (addresses or CIDR blocks, e.g. the load balancer's subnets) whose
+    /// `X-Forwarded-For` is believed. Empty: the client address is the TCP peer.
+    #[serde(default)]
+    pub trusted_proxies: Vec<crate::client_addr::IpNet>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -51,6 +61,99 @@ pub struct Database {
 pub struct Media {
     /// Public base URL of item pictures (a CDN in production, the stack's nginx locally).
     pub base_url: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalogue {
+    /// Hats per list page.
+    #[serde(default = "default_page_size")]
+    pub page_size: usize,
+    /// At or below this many units a product says "Only N left" instead of "In stock".
+    #[serde(default = "default_low_stock_threshold")]
+    pub low_stock_threshold: i32,
+}
+
+/// The lag guard (docs/ARCHITECTURE.md): how stale the replica may be before pages stop showing
+/// exact low counts (soft) and before stock is treated as unknown (hard).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stock {
+    #[serde(default = "default_soft_limit_secs")]
+    pub soft_limit_secs: u64,
+    #[serde(default = "default_hard_limit_secs")]
+    pub hard_limit_secs: u64,
+}
+
+/// Live stock streams (Server-Sent Events) on product pages.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Live {
+    /// Open streams in total; past it new ones get 503.
+    #[serde(default = "default_max_streams")]
+    pub max_streams: usize,
+    /// Open streams per client address; past it new ones get 429.
+    #[serde(default = "default_max_streams_per_client")]
+    pub max_streams_per_client: usize,
+    /// Seconds between keep-alive comments on an idle stream.
+    #[serde(default = "default_keep_alive_secs")]
+    pub keep_alive_secs: u64,
+}
+
+const fn default_page_size() -> usize {
+    24
+}
+
+const fn default_low_stock_threshold() -> i32 {
+    5
+}
+
+const fn default_soft_limit_secs() -> u64 {
+    30
+}
+
+const fn default_hard_limit_secs() -> u64 {
+    120
+}
+
+const fn default_max_streams() -> usize {
+    10_000
+}
+
+const fn default_max_streams_per_client() -> usize {
+    16
+}
+
+const fn default_keep_alive_secs() -> u64 {
+    15
+}
+
+impl Default for Catalogue {
+    fn default() -> Self {
+        Self {
+            page_size: default_page_size(),
+            low_stock_threshold: default_low_stock_threshold(),
+        }
+    }
+}
+
+impl Default for Stock {
+    fn default() -> Self {
+        Self {
+            soft_limit_secs: default_soft_limit_secs(),
+            hard_limit_secs: default_hard_limit_secs(),
+        }
+    }
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Self {
+            max_streams: default_max_streams(),
+            max_streams_per_client: default_max_streams_per_client(),
+            keep_alive_secs: default_keep_alive_secs(),
+        }
+    }
 }
 
 fn default_admin() -> SocketAddr {

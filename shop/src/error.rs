@@ -1,13 +1,20 @@
 //! One error type for every handler. 4xx carry text that is safe to show; 5xx are logged once here
 //! and the customer sees a plain error page without details.
 
-use axum::http::StatusCode;
+use crate::live::caps::CapError;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("page not found")]
     NotFound,
+    /// A client asked for more than its share (e.g. live streams from one address): try later.
+    #[error("too many requests")]
+    TooMany,
+    /// The site is at a capacity limit for everyone: try later.
+    #[error("busy")]
+    Busy,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -24,10 +31,30 @@ impl From<askama::Error> for AppError {
     }
 }
 
+impl From<CapError> for AppError {
+    fn from(e: CapError) -> Self {
+        match e {
+            CapError::PerClient => Self::TooMany,
+            CapError::Total => Self::Busy,
+        }
+    }
+}
+
+/// Seconds a client is asked to wait after a 429 or 503.
+const RETRY_AFTER_SECS: &str = "30";
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, message) = match &self {
             Self::NotFound => (StatusCode::NOT_FOUND, "Sorry, we could not find that page."),
+            Self::TooMany => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "You have too many pages open with live stock. Close some and try again.",
+            ),
+            Self::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "We are very busy right now. Please try again in a moment.",
+            ),
             Self::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "request failed");
                 (
@@ -36,7 +63,14 @@ impl IntoResponse for AppError {
                 )
             }
         };
-        crate::routes::error_page(status, message)
-            .unwrap_or_else(|_| (status, Html(message.to_owned())).into_response())
+        let mut response = crate::routes::error_page(status, message)
+            .unwrap_or_else(|_| (status, Html(message.to_owned())).into_response());
+        if matches!(self, Self::TooMany | Self::Busy) {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }

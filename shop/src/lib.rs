@@ -1,9 +1,14 @@
 //! The Funny Hat web shop: an axum site over the shop's PostgreSQL. It reads the stock replica the
 //! bridge writes (schema `stock`) and never talks to the legacy MySQL. See `docs/ARCHITECTURE.md`.
 
+pub mod catalog;
 pub mod cli;
+pub mod client_addr;
 pub mod config;
+pub mod db;
+pub mod domain;
 pub mod error;
+pub mod live;
 pub mod migrate;
 pub mod routes;
 pub mod startup;

@@ -1,9 +1,14 @@
 //! Start-up in two steps, so tests and `main` share them: [`Application::build`] binds both
 //! listeners and prepares the state (nothing is served yet, and a bad address fails here), then
 //! [`Application::run_until_stopped`] serves until the shutdown future resolves and lets in-flight
-//! requests finish, bounded by [`SHUTDOWN_GRACE`].
+//! requests finish, bounded by [`SHUTDOWN_GRACE`]. The shared stock listener runs beside the
+//! servers and stops with them.
 
+use crate::catalog::{Catalogue, CatalogueSettings};
 use crate::config::Settings;
+use crate::domain::stock::LagLimits;
+use crate::live::caps::StreamCaps;
+use crate::live::{self, Live};
 use crate::routes;
 use crate::state::{AppState, Site};
 use anyhow::Context;
@@ -11,7 +16,7 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::ExposeSecret;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,17 +38,30 @@ pub struct Application {
     public: TcpListener,
     admin: TcpListener,
     state: AppState,
+    /// The stock listener's own one-connection pool.
+    listener_db: sqlx::PgPool,
     csp: HeaderValue,
 }
 
 impl Application {
     pub async fn build(settings: &Settings, metrics: PrometheusHandle) -> anyhow::Result<Self> {
+        let options: PgConnectOptions = settings
+            .database
+            .url
+            .expose_secret()
+            .parse()
+            .context("database.url is not a valid PostgreSQL URL")?;
         // Lazy: the site starts (and /healthz says what is wrong) even while the database is down.
         let db = PgPoolOptions::new()
             .max_connections(settings.database.max_connections)
             .acquire_timeout(Duration::from_secs(3))
-            .connect_lazy(settings.database.url.expose_secret())
-            .context("database.url is not a valid PostgreSQL URL")?;
+            .connect_lazy_with(options.clone().application_name("funnyhat-shop"));
+        let listener_db = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(3))
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .connect_lazy_with(options.application_name(live::listener::APPLICATION_NAME));
         let public = TcpListener::bind(settings.http.listen)
             .await
             .with_context(|| format!("cannot listen on http.listen = {}", settings.http.listen))?;
@@ -55,12 +73,39 @@ impl Application {
         let site = Arc::new(Site {
             public_url: settings.http.public_url.clone(),
             media_base_url: settings.media.base_url.clone(),
+            trusted_proxies: settings.http.trusted_proxies.clone(),
         });
         let csp = content_security_policy(&settings.media.base_url)?;
+        let catalogue = Arc::new(Catalogue::new(
+            db.clone(),
+            CatalogueSettings {
+                page_size: settings.catalogue.page_size.max(1),
+                low_stock_threshold: settings.catalogue.low_stock_threshold,
+                lag: LagLimits {
+                    soft: Duration::from_secs(settings.stock.soft_limit_secs),
+                    hard: Duration::from_secs(settings.stock.hard_limit_secs),
+                },
+            },
+        ));
+        let live = Arc::new(Live::new(
+            StreamCaps::new(
+                settings.live.max_streams,
+                settings.live.max_streams_per_client,
+            ),
+            Duration::from_secs(settings.live.keep_alive_secs.max(1)),
+            CancellationToken::new(),
+        ));
         Ok(Self {
             public,
             admin,
-            state: AppState { db, site, metrics },
+            state: AppState {
+                db,
+                site,
+                metrics,
+                catalogue,
+                live,
+            },
+            listener_db,
             csp,
         })
     }
@@ -87,10 +132,19 @@ impl Application {
             self.csp.clone(),
         );
         let admin_app = routes::admin_router().with_state(self.state.clone());
-        let stop = CancellationToken::new();
+        let stop = self.state.live.stop.clone();
+        let listener = tokio::spawn(live::listener::run(
+            self.listener_db.clone(),
+            Arc::clone(&self.state.catalogue),
+            Arc::clone(&self.state.live),
+        ));
         tracing::info!(public = %self.public_addr(), admin = %self.admin_addr(), "shop listening");
-        let public = axum::serve(self.public, public_app)
-            .with_graceful_shutdown(stop.clone().cancelled_owned());
+        // Connect info gives handlers the TCP peer (per-client caps; see `client_addr`).
+        let public = axum::serve(
+            self.public,
+            public_app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop.clone().cancelled_owned());
         let admin = axum::serve(self.admin, admin_app)
             .with_graceful_shutdown(stop.clone().cancelled_owned());
         let servers =
@@ -108,6 +162,8 @@ impl Application {
             }
             Err(_) => tracing::warn!("in-flight requests did not finish in time; exiting anyway"),
         }
+        let _ = listener.await;
+        self.listener_db.close().await;
         self.state.db.close().await;
         Ok(())
     }

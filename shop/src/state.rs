@@ -1,6 +1,9 @@
 //! `AppState`: what every handler may use, cloned cheaply per request. Handlers take the parts
 //! they need through `State<…>` and `FromRef`, never a global.
 
+use crate::catalog::Catalogue;
+use crate::client_addr::IpNet;
+use crate::live::Live;
 use axum::extract::FromRef;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
@@ -11,6 +14,8 @@ pub struct AppState {
     pub db: PgPool,
     pub site: Arc<Site>,
     pub metrics: PrometheusHandle,
+    pub catalogue: Arc<Catalogue>,
+    pub live: Arc<Live>,
 }
 
 /// Settings the pages need, resolved once at start-up.
@@ -18,4 +23,6 @@ pub struct AppState {
 pub struct Site {
     pub public_url: String,
     pub media_base_url: String,
+    /// Proxies whose `X-Forwarded-For` is believed (see `client_addr`).
+    pub trusted_proxies: Vec<IpNet>,
 }

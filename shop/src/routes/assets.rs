@@ -1,5 +1,5 @@
-//! `GET /static/{file}`: the site's own stylesheet and images, compiled into the binary so a deploy
-//! is one file and the CSP can stay `'self'`.
+//! `GET /static/{file}`: the site's own stylesheet, images and script, compiled into the binary so a
+//! deploy is one file and the CSP can stay `'self'` (no inline script anywhere).
 
 use crate::error::AppError;
 use axum::extract::Path;
@@ -17,6 +17,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "logo.svg",
         "image/svg+xml",
         include_str!("../static/logo.svg"),
+    ),
+    (
+        "hat-placeholder.svg",
+        "image/svg+xml",
+        include_str!("../static/hat-placeholder.svg"),
+    ),
+    (
+        "live-stock.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/live-stock.js"),
     ),
 ];
 

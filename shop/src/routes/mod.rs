@@ -1,23 +1,42 @@
 //! The public site's routes, one file per action under a folder per area, and the admin listener's
 //! routes under `ops/`. The two routers are served on different listeners, so `/metrics` on the public
 //! port is a plain 404.
+//!
+//! Caching by browsers and proxies: catalogue pages depend on no session (none exist yet) but on
+//! live stock, so they say `Cache-Control: no-cache` (store if you like, but ask again every time).
+//! Pages that carry a visitor's session will say `private, no-store` (basket and accounts work).
 
 pub mod assets;
 pub mod catalog;
+pub mod info;
+pub mod layout;
 pub mod ops;
 
 use crate::error::AppError;
 use crate::state::AppState;
 use askama::Template;
 use axum::Router;
-use axum::http::StatusCode;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use layout::Layout;
 
 /// The customer-facing routes.
 pub fn public_router() -> Router<AppState> {
     Router::new()
         .route("/", get(catalog::home::show_home))
+        .route("/categories/{slug}", get(catalog::category::show_category))
+        .route("/search", get(catalog::search::show_search))
+        .route("/hats/{item_key}", get(catalog::product::show_product))
+        .route(
+            "/hats/{item_key}/stock/events",
+            get(catalog::stock_events::stream_stock),
+        )
+        .route("/contact", get(info::contact::show_contact))
+        .route("/returns", get(info::returns::show_returns))
+        .route("/privacy", get(info::privacy::show_privacy))
         .route("/static/{file}", get(assets::show_asset))
         .fallback(not_found)
 }
@@ -36,13 +55,100 @@ async fn not_found() -> AppError {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    layout: Layout,
     title: &'a str,
     message: &'a str,
 }
 
-/// Renders the shared error page with `status`; the message must be safe to show.
+/// Renders the shared error page with `status`; the message must be safe to show. It needs no
+/// database (the error may be that the database is down), so its header has no categories.
 pub fn error_page(status: StatusCode, message: &str) -> Result<Response, askama::Error> {
     let title = status.canonical_reason().unwrap_or("Error");
-    let html = ErrorPage { title, message }.render()?;
-    Ok((status, Html(html)).into_response())
+    let html = ErrorPage {
+        layout: Layout::bare(),
+        title,
+        message,
+    }
+    .render()?;
+    let mut response = (status, Html(html)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// A rendered page with the catalogue's caching rule (see the module doc).
+pub fn page(status: StatusCode, template: &impl Template) -> Result<Response, AppError> {
+    let html = template.render()?;
+    Ok((
+        status,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
+        Html(html),
+    )
+        .into_response())
+}
+
+/// The query string's parameters, decoded leniently: invalid percent-encoding or non-UTF-8 bytes
+/// become U+FFFD instead of a 400, repeated names keep their first value. Never rejects.
+#[derive(Debug, Default)]
+pub struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    pub fn parse(query: &str) -> Self {
+        Self(
+            form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.uri.query().map(Self::parse).unwrap_or_default())
+    }
+}
+
+/// Percent-encodes one path segment (an item key may hold `/`, `|`, spaces, anything).
+pub fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_never_fail() {
+        let p = QueryParams::parse("q=%FF%FEhat&page=2&page=3&x=%zz");
+        assert_eq!(p.get("q"), Some("\u{FFFD}\u{FFFD}hat"));
+        assert_eq!(p.get("page"), Some("2"));
+        assert_eq!(p.get("x"), Some("%zz"));
+        assert_eq!(p.get("missing"), None);
+        assert_eq!(QueryParams::parse("q=a+b%25").get("q"), Some("a b%"));
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(path_segment("17"), "17");
+        assert_eq!(path_segment("a/b|c d"), "a%2Fb%7Cc%20d");
+        assert_eq!(path_segment("é"), "%C3%A9");
+    }
 }

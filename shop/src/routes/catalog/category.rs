@@ -1,0 +1,63 @@
+//! `GET /categories/{slug}`: the hats of one category (categories come from the replica's
+//! `category` names; the slug is made from the name).
+
+use super::view::{self, CardView, Pager};
+use crate::catalog::{Catalogue, ListKey};
+use crate::domain::paging::Page;
+use crate::error::AppError;
+use crate::routes::layout::Layout;
+use crate::routes::{QueryParams, page};
+use crate::state::Site;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use std::sync::Arc;
+
+#[derive(Template)]
+#[template(path = "category.html")]
+struct CategoryPage {
+    layout: Layout,
+    name: String,
+    cards: Vec<CardView>,
+    total: usize,
+    pager: Pager,
+}
+
+pub async fn show_category(
+    State(catalogue): State<Arc<Catalogue>>,
+    State(site): State<Arc<Site>>,
+    Path(slug): Path<String>,
+    params: QueryParams,
+) -> Result<Response, AppError> {
+    let (mut layout, lag) = Layout::load(&catalogue).await?;
+    let name = layout
+        .categories
+        .iter()
+        .find(|c| c.slug == slug)
+        .map(|c| c.name.clone())
+        .ok_or(AppError::NotFound)?;
+    layout.current_category = Some(slug.clone());
+    let hats = catalogue.list(&ListKey::Category(name.clone())).await?;
+    let at = Page::clamp(
+        params.get("page"),
+        hats.len(),
+        catalogue.settings().page_size,
+    );
+    let cards = view::cards(
+        &catalogue,
+        &hats[at.range(hats.len())],
+        lag,
+        &site.media_base_url,
+    );
+    page(
+        StatusCode::OK,
+        &CategoryPage {
+            layout,
+            name,
+            cards,
+            total: hats.len(),
+            pager: Pager::new(&at, &format!("/categories/{slug}"), &[]),
+        },
+    )
+}

@@ -1,0 +1,22 @@
+//! `GET /contact`: how to reach the shop.
+
+use crate::catalog::Catalogue;
+use crate::error::AppError;
+use crate::routes::layout::Layout;
+use crate::routes::page;
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use std::sync::Arc;
+
+#[derive(Template)]
+#[template(path = "info/contact.html")]
+struct ContactPage {
+    layout: Layout,
+}
+
+pub async fn show_contact(State(catalogue): State<Arc<Catalogue>>) -> Result<Response, AppError> {
+    let layout = super::layout(&catalogue).await;
+    page(StatusCode::OK, &ContactPage { layout })
+}

@@ -1,0 +1,23 @@
+//! The footer's information pages: contact, returns, privacy. Static text in templates; the frame
+//! still shows the categories, and falls back to a bare frame when the database is unreachable, so
+//! a customer can always find how to reach us.
+
+pub mod contact;
+pub mod privacy;
+pub mod returns;
+
+use crate::catalog::Catalogue;
+use crate::routes::layout::Layout;
+
+async fn layout(catalogue: &Catalogue) -> Layout {
+    match Layout::load(catalogue).await {
+        Ok((layout, _)) => layout,
+        Err(e) => {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "information page without categories"
+            );
+            Layout::bare()
+        }
+    }
+}
