@@ -1,1 +1,6 @@
-//! Bridge tests against the real local stack: snapshot, binlog apply, exactly once.
+//! Bridge tests against the real local stack: each test runs its own bridge (own server id) into
+//! its own fresh shop database, reading the stack's legacy MariaDB, and asserts what the shop would
+//! read from schema `stock`.
+
+mod replication;
+mod support;
