@@ -200,6 +200,14 @@ impl Running {
         }
     }
 
+    /// Whether a JSON log line whose `message` is `message` was already read (by an earlier
+    /// [`Self::wait_for_log`], which keeps every line it passes over).
+    pub fn has_logged(&self, message: &str) -> bool {
+        self.log.iter().any(|line| {
+            serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v["message"] == message)
+        })
+    }
+
     /// Sends SIGTERM and waits (bounded) for the exit status.
     pub async fn terminate(
         &mut self,

@@ -16,7 +16,12 @@ pub struct SearchQuery {
 impl SearchQuery {
     /// `None` when nothing searchable is left.
     pub fn parse(raw: &str) -> Option<Self> {
-        let truncated: String = raw.chars().take(MAX_QUERY_CHARS).collect();
+        // Control characters (NUL above all, which PostgreSQL text cannot hold) are spaces.
+        let truncated: String = raw
+            .chars()
+            .take(MAX_QUERY_CHARS)
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         let words: Vec<&str> = truncated.split_whitespace().take(MAX_WORDS).collect();
         if words.is_empty() {
             return None;
@@ -76,6 +81,7 @@ mod tests {
                 .count(),
             MAX_QUERY_CHARS
         );
+        assert_eq!(SearchQuery::parse("top\0hat").unwrap().text(), "top hat");
         // Multi-byte characters are cut on a character boundary.
         let hats = "🎩".repeat(500);
         assert_eq!(

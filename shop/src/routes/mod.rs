@@ -118,6 +118,22 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     }
 }
 
+/// A route's single path parameter (an item key, a category slug). Text that cannot name anything
+/// (not UTF-8 after decoding, or holding a NUL, which PostgreSQL text cannot store) is a plain 404
+/// rather than a 400 or a database error.
+pub struct PathText(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathText {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(key)) if !key.contains('\0') => Ok(Self(key)),
+            _ => Err(AppError::NotFound),
+        }
+    }
+}
+
 /// Percent-encodes one path segment (an item key may hold `/`, `|`, spaces, anything).
 pub fn path_segment(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -1,1 +1,12 @@
-//! Shop tests against the real local stack: catalogue, live stock, lag guard.
+//! Shop tests against the real local stack: catalogue, search and paging, the cache and its
+//! invalidation by `NOTIFY stock_changed`, live stock (SSE), the lag guard. Each test has its own
+//! database, written as the bridge would write it, and its own shop process; it asserts what a
+//! customer sees over HTTP.
+
+mod browser;
+mod cache;
+mod catalogue;
+mod lag;
+mod live;
+mod search;
+mod support;

@@ -6,10 +6,10 @@ use crate::catalog::{Catalogue, ListKey};
 use crate::domain::paging::Page;
 use crate::error::AppError;
 use crate::routes::layout::Layout;
-use crate::routes::{QueryParams, page};
+use crate::routes::{PathText, QueryParams, page};
 use crate::state::Site;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ struct CategoryPage {
 pub async fn show_category(
     State(catalogue): State<Arc<Catalogue>>,
     State(site): State<Arc<Site>>,
-    Path(slug): Path<String>,
+    PathText(slug): PathText,
     params: QueryParams,
 ) -> Result<Response, AppError> {
     let (mut layout, lag) = Layout::load(&catalogue).await?;

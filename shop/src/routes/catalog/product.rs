@@ -9,10 +9,10 @@ use crate::db::catalog::Product;
 use crate::domain::stock::Lag;
 use crate::error::AppError;
 use crate::routes::layout::Layout;
-use crate::routes::page;
+use crate::routes::{PathText, page};
 use crate::state::Site;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use std::sync::Arc;
@@ -78,7 +78,7 @@ struct ProductPage {
 pub async fn show_product(
     State(catalogue): State<Arc<Catalogue>>,
     State(site): State<Arc<Site>>,
-    Path(item_key): Path<String>,
+    PathText(item_key): PathText,
 ) -> Result<Response, AppError> {
     let product = catalogue.product(&item_key).await?;
     let product = product.as_ref().as_ref().ok_or(AppError::NotFound)?;

@@ -11,7 +11,8 @@ use crate::client_addr::ClientAddr;
 use crate::error::AppError;
 use crate::live::caps::StreamPermit;
 use crate::live::{Live, StockEvent};
-use axum::extract::{Path, State};
+use crate::routes::PathText;
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -30,7 +31,7 @@ pub async fn stream_stock(
     State(catalogue): State<Arc<Catalogue>>,
     State(live): State<Arc<Live>>,
     ClientAddr(client): ClientAddr,
-    Path(item_key): Path<String>,
+    PathText(item_key): PathText,
 ) -> Result<Response, AppError> {
     if catalogue.product(&item_key).await?.is_none() {
         return Err(AppError::NotFound);
