@@ -38,6 +38,22 @@ pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
         "shop_build_info",
         "Always 1; the version label says which build runs"
     );
+    metrics::describe_gauge!(
+        "shop_live_streams",
+        "Open live-stock streams (Server-Sent Events)"
+    );
+    metrics::describe_gauge!(
+        "shop_stock_listener_connected",
+        "1 while the shared LISTEN stock_changed connection is up"
+    );
+    metrics::describe_counter!(
+        "shop_stock_notifications_total",
+        "stock_changed notifications received"
+    );
+    metrics::describe_counter!(
+        "shop_stock_listener_reconnects_total",
+        "Times the stock listener lost its connection"
+    );
     metrics::gauge!("shop_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     Ok(handle)
 }
