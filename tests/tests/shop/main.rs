@@ -6,6 +6,7 @@
 mod browser;
 mod cache;
 mod catalogue;
+mod end_to_end;
 mod lag;
 mod live;
 mod search;
