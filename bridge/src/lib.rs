@@ -108,6 +108,7 @@ async fn replicate_until_stopped(
     let mut conn = mysql_async::Conn::new(source.clone())
         .await
         .context("cannot connect to the legacy database")?;
+    source::checks::check(&mut conn).await??;
     mapping.validate(&mut conn).await?;
     conn.disconnect().await.ok();
     anyhow::ensure!(
@@ -164,6 +165,14 @@ async fn print_status(settings: &Settings) -> anyhow::Result<()> {
     println!("target: reachable");
     println!("replication: not implemented yet (foundation build)");
     Ok(())
+}
+
+/// The process exit code for an error: a source misconfiguration has its own (10–15), anything
+/// else is 1. Bad settings exit with 2 before this is reached.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    error
+        .downcast_ref::<source::checks::SourceProblem>()
+        .map_or(1, source::checks::SourceProblem::exit_code)
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "bridge stopped");
             eprintln!("bridge: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(bridge::exit_code(&e))
         }
     }
 }

@@ -298,7 +298,7 @@ impl Mapping {
         if problems.is_empty() {
             Ok(())
         } else {
-            anyhow::bail!("mapping does not fit the source: {}", problems.join("; "))
+            Err(crate::source::checks::SourceProblem::Mapping(problems.join("; ")).into())
         }
     }
 

@@ -4,4 +4,5 @@
 
 pub mod browser;
 pub mod legacy;
+pub mod scratch_mariadb;
 pub mod stack;

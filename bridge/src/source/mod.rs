@@ -48,6 +48,7 @@ pub async fn binlog_head(opts: &Opts) -> anyhow::Result<BinlogHead> {
 }
 
 pub mod binlog;
+pub mod checks;
 pub mod snapshot;
 pub mod values;
 

@@ -2,5 +2,6 @@
 //! its own fresh shop database, reading the stack's legacy MariaDB, and asserts what the shop would
 //! read from schema `stock`.
 
+mod checks;
 mod replication;
 mod support;

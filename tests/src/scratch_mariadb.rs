@@ -1,0 +1,122 @@
+//! A throwaway MariaDB server of a test's own, for cases the shared stack's server must never be put
+//! in (binary logging off, statement-based binlog, …). Started with `--no-defaults` in a temporary
+//! directory on a free port, root through its socket only; stopped and removed on drop.
+
+use anyhow::Context;
+use mysql_async::prelude::Queryable;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub struct ScratchMariaDb {
+    dir: tempfile::TempDir,
+    child: Child,
+    pub port: u16,
+}
+
+impl ScratchMariaDb {
+    /// Initialises and starts a server with `args` added (e.g. `--log-bin=…`), and waits (bounded)
+    /// until root can connect.
+    pub async fn start(args: &[&str]) -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("funnyhat-mariadb-")
+            .tempdir()?;
+        let chown = Command::new("chown")
+            .args(["-R", "mysql:mysql"])
+            .arg(dir.path())
+            .status()?;
+        anyhow::ensure!(chown.success(), "chown the scratch directory to mysql");
+        let data = dir.path().join("data");
+        let install = Command::new("mariadb-install-db")
+            .args([
+                "--no-defaults",
+                "--user=mysql",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ])
+            .arg(format!("--datadir={}", data.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .context("mariadb-install-db")?;
+        anyhow::ensure!(install.success(), "mariadb-install-db failed");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let log = std::fs::File::create(dir.path().join("server.log"))?;
+        let child = Command::new("mariadbd")
+            .args([
+                "--no-defaults",
+                "--user=mysql",
+                "--bind-address=127.0.0.1",
+                "--skip-name-resolve",
+                "--server-id=1",
+            ])
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!(
+                "--socket={}",
+                dir.path().join("mysqld.sock").display()
+            ))
+            .arg(format!(
+                "--pid-file={}",
+                dir.path().join("mysqld.pid").display()
+            ))
+            .arg(format!("--port={port}"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("start mariadbd")?;
+        let server = Self { dir, child, port };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match server.root().await {
+                Ok(conn) => {
+                    conn.disconnect().await.ok();
+                    return Ok(server);
+                }
+                Err(e) if tokio::time::Instant::now() > deadline => {
+                    return Err(e.context("scratch MariaDB did not start in 30 s"));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    pub async fn root(&self) -> anyhow::Result<mysql_async::Conn> {
+        let opts = mysql_async::OptsBuilder::default()
+            .socket(Some(self.dir.path().join("mysqld.sock").display().to_string()))
+            .user(Some("root"))
+            .prefer_socket(true);
+        Ok(mysql_async::Conn::new(opts).await?)
+    }
+
+    /// Creates `user`@`127.0.0.1` with `password` and runs each of `grants` (`{user}` is replaced).
+    pub async fn create_user(
+        &self,
+        user: &str,
+        password: &str,
+        grants: &[&str],
+    ) -> anyhow::Result<String> {
+        // CREATE USER cannot be prepared: names and passwords are the test's own constants, checked here.
+        let plain = |t: &str| t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        anyhow::ensure!(plain(user) && plain(password), "scratch user and password must be plain words");
+        let mut root = self.root().await?;
+        root.query_drop(format!("CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{password}'")).await?;
+        for grant in grants {
+            root.query_drop(grant.replace("{user}", &format!("'{user}'@'127.0.0.1'")))
+                .await?;
+        }
+        root.disconnect().await.ok();
+        Ok(format!(
+            "mysql://{user}:{password}@127.0.0.1:{}/legacy",
+            self.port
+        ))
+    }
+}
+
+impl Drop for ScratchMariaDb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
