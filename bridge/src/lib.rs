@@ -163,7 +163,44 @@ async fn print_status(settings: &Settings) -> anyhow::Result<()> {
     let target = sink::pool(&settings.target)?;
     sink::ping(&target).await?;
     println!("target: reachable");
-    println!("replication: not implemented yet (foundation build)");
+    #[derive(sqlx::FromRow)]
+    struct Replica {
+        leader: String,
+        epoch: i64,
+        gtid: Option<String>,
+        binlog_file: Option<String>,
+        binlog_pos: Option<i64>,
+        staleness_seconds: Option<f64>,
+    }
+    let replica: Option<Replica> = sqlx::query_as(
+        "SELECT c.leader, c.epoch, c.gtid, c.binlog_file, c.binlog_pos, extract(epoch FROM f.staleness)::float8 AS staleness_seconds
+         FROM stock.checkpoint c CROSS JOIN stock.freshness f",
+    )
+    .fetch_optional(&target)
+    .await?;
+    match replica {
+        None => println!("replica: no snapshot yet"),
+        Some(r) => println!(
+            "replica: at {} ({}:{}), leader {} (epoch {}), staleness {}",
+            r.gtid.as_deref().unwrap_or("-"),
+            r.binlog_file.as_deref().unwrap_or("-"),
+            r.binlog_pos.unwrap_or_default(),
+            r.leader,
+            r.epoch,
+            r.staleness_seconds.map_or_else(
+                || "unknown (hard-stale)".to_owned(),
+                |s| format!("{s:.1} s")
+            ),
+        ),
+    }
+    let quarantined: Vec<(String, String)> =
+        sqlx::query_as("SELECT item_key, quarantine_reason FROM stock.items WHERE quarantine_reason IS NOT NULL ORDER BY item_key")
+            .fetch_all(&target)
+            .await?;
+    println!("quarantined rows: {}", quarantined.len());
+    for (key, reason) in quarantined {
+        println!("  item {key}: {reason}");
+    }
     Ok(())
 }
 
