@@ -34,6 +34,18 @@ const GRANTS: [&str; 2] = [
     "GRANT SELECT ON legacy.* TO {user}",
 ];
 
+/// An empty `legacy` schema and a bridge user with the right grants; returns its URL.
+async fn empty_legacy_schema(server: &ScratchMariaDb) -> String {
+    let mut root = server.root().await.unwrap();
+    mysql_async::prelude::Queryable::query_drop(&mut root, "CREATE DATABASE legacy")
+        .await
+        .unwrap();
+    server
+        .create_user("bridge", "bridge-dev", &GRANTS)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn each_source_misconfiguration_is_named_with_its_exit_code() {
     let server = ScratchMariaDb::start(&[
@@ -44,14 +56,7 @@ async fn each_source_misconfiguration_is_named_with_its_exit_code() {
     ])
     .await
     .unwrap();
-    let mut root = server.root().await.unwrap();
-    mysql_async::prelude::Queryable::query_drop(&mut root, "CREATE DATABASE legacy")
-        .await
-        .unwrap();
-    let url = server
-        .create_user("bridge", "bridge-dev", &GRANTS)
-        .await
-        .unwrap();
+    let url = empty_legacy_schema(&server).await;
     let set = |sql: &'static str| {
         let server = &server;
         async move {
@@ -127,14 +132,7 @@ async fn each_source_misconfiguration_is_named_with_its_exit_code() {
 #[tokio::test]
 async fn binary_logging_off_is_named_with_its_exit_code() {
     let server = ScratchMariaDb::start(&[]).await.unwrap();
-    let mut root = server.root().await.unwrap();
-    mysql_async::prelude::Queryable::query_drop(&mut root, "CREATE DATABASE legacy")
-        .await
-        .unwrap();
-    let url = server
-        .create_user("bridge", "bridge-dev", &GRANTS)
-        .await
-        .unwrap();
+    let url = empty_legacy_schema(&server).await;
     let (exit, stderr) = run_bridge(&url).await;
     assert_eq!(exit, 10, "{stderr}");
     assert!(
