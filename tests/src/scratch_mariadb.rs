@@ -84,7 +84,9 @@ impl ScratchMariaDb {
 
     pub async fn root(&self) -> anyhow::Result<mysql_async::Conn> {
         let opts = mysql_async::OptsBuilder::default()
-            .socket(Some(self.dir.path().join("mysqld.sock").display().to_string()))
+            .socket(Some(
+                self.dir.path().join("mysqld.sock").display().to_string(),
+            ))
             .user(Some("root"))
             .prefer_socket(true);
         Ok(mysql_async::Conn::new(opts).await?)
@@ -98,10 +100,19 @@ impl ScratchMariaDb {
         grants: &[&str],
     ) -> anyhow::Result<String> {
         // CREATE USER cannot be prepared: names and passwords are the test's own constants, checked here.
-        let plain = |t: &str| t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        anyhow::ensure!(plain(user) && plain(password), "scratch user and password must be plain words");
+        let plain = |t: &str| {
+            t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        anyhow::ensure!(
+            plain(user) && plain(password),
+            "scratch user and password must be plain words"
+        );
         let mut root = self.root().await?;
-        root.query_drop(format!("CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{password}'")).await?;
+        root.query_drop(format!(
+            "CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{password}'"
+        ))
+        .await?;
         for grant in grants {
             root.query_drop(grant.replace("{user}", &format!("'{user}'@'127.0.0.1'")))
                 .await?;

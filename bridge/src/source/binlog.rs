@@ -125,11 +125,15 @@ pub async fn read(
             .with_context(|| format!("binlog: bad event at {}", at()))?;
         match data {
             Some(EventData::RotateEvent(rotate)) => {
-                file = clean_binlog_name(&rotate.name());
-                last_progress = rotate.position();
-                columns.clear();
-                if open.is_none() {
-                    send_progress(&tx, &file, last_progress, &gtid_state);
+                let next = clean_binlog_name(&rotate.name());
+                // The first (fake) rotate names the file we asked for: never a step back.
+                if next != file {
+                    file = next;
+                    last_progress = rotate.position();
+                    columns.clear();
+                    if open.is_none() {
+                        send_progress(&tx, &file, last_progress, &gtid_state);
+                    }
                 }
                 continue;
             }
@@ -200,7 +204,9 @@ pub async fn read(
             }
             _ => {}
         }
-        if end > 0 {
+        // Only forward: the format description the server resends at the start of a stream
+        // carries its original (earlier) offset, and the checkpoint must never move back to it.
+        if end > last_progress {
             last_progress = end;
             if open.is_none() {
                 send_progress(&tx, &file, end, &gtid_state);
