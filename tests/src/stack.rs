@@ -208,6 +208,14 @@ impl Running {
         })
     }
 
+    /// Collects every line logged so far without waiting, and returns the whole log.
+    pub fn drain(&mut self) -> &[String] {
+        while let Ok(line) = self.lines.try_recv() {
+            self.log.push(line);
+        }
+        &self.log
+    }
+
     /// Sends SIGTERM and waits (bounded) for the exit status.
     pub async fn terminate(
         &mut self,

@@ -52,7 +52,7 @@ async fn insert_item(app: &mut impl Queryable, id: u64, sku: &str) {
 
 #[tokio::test]
 async fn the_snapshot_carries_every_trap_of_the_demo() {
-    let bridge = BridgeUnderTest::start().await;
+    let mut bridge = BridgeUnderTest::start().await;
     let big = item(&bridge, 9_223_372_036_854_775_817)
         .await
         .expect("the key above 2^63 is replicated");
@@ -99,10 +99,7 @@ async fn the_snapshot_carries_every_trap_of_the_demo() {
 
     // Every item's quantity is the clamped sum of its sellable levels, as the source says (other
     // tests write to the source meanwhile, so compare until both sides rest at the same state).
-    wait_until("replica quantities equal the source's", || async {
-        replica_quantities(&bridge).await == source_quantities(&bridge).await
-    })
-    .await;
+    assert_no_drift(&mut bridge, "after the snapshot").await;
     bridge.stop().await;
 }
 
@@ -267,12 +264,37 @@ async fn kill_minus_nine_mid_stream_loses_and_doubles_nothing() {
     }
     let summary = simulator.await.unwrap().unwrap();
     assert!(summary.committed() > 800, "the simulator ran: {summary:?}");
-    wait_until("no drift after three kill -9", || async {
-        replica_quantities(&bridge).await == source_quantities(&bridge).await
-    })
-    .await;
+    assert_no_drift(&mut bridge, "after three kill -9").await;
     assert_exactly_once(&bridge).await;
     bridge.stop().await;
+}
+
+/// Waits until the replica's quantities rest at the source's (other tests write meanwhile); on
+/// timeout, names the first keys that differ.
+async fn assert_no_drift(bridge: &mut BridgeUnderTest, when: &str) {
+    let deadline = tokio::time::Instant::now() + crate::support::WAIT;
+    loop {
+        let (replica, source) = (
+            replica_quantities(bridge).await,
+            source_quantities(bridge).await,
+        );
+        if replica == source {
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let differing: Vec<_> = source
+                .iter()
+                .filter(|(k, v)| replica.get(*k) != Some(*v))
+                .take(5)
+                .map(|(k, v)| format!("{k}: source {v:?}, replica {:?}", replica.get(k)))
+                .collect();
+            panic!(
+                "drift {when}: {differing:?}\nbridge log tail:\n{}",
+                bridge.log_tail(20)
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// The change log holds each source transaction since the snapshot exactly once: with one GTID

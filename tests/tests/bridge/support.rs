@@ -59,6 +59,12 @@ impl BridgeUnderTest {
         .await;
     }
 
+    /// The last `n` lines the bridge logged (read so far).
+    pub fn log_tail(&mut self, n: usize) -> String {
+        let log = self.process.drain();
+        log[log.len().saturating_sub(n)..].join("\n")
+    }
+
     pub async fn stop(mut self) {
         let status = self
             .process
