@@ -44,6 +44,18 @@ pub struct Source {
     pub tls_ca: Option<PathBuf>,
     /// The mapping file: which legacy tables and columns make up the stock record.
     pub mapping: PathBuf,
+    /// How to resume after a restart: by GTID (survives a failover to a replica of the same GTID
+    /// domain) or by binlog file + position.
+    #[serde(default)]
+    pub resume: ResumeMode,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResumeMode {
+    #[default]
+    Gtid,
+    Position,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]

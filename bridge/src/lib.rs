@@ -122,6 +122,7 @@ async fn replicate_until_stopped(
     };
     let replicator = replicate::Replicator {
         source,
+        resume: settings.source.resume,
         server_id: settings.source.server_id,
         mapping: std::sync::Arc::new(mapping),
         db: sink::pool(&settings.target)?,

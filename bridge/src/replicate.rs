@@ -3,9 +3,11 @@
 //! ends both, and the session restarts (with backoff) from the last committed checkpoint, so
 //! nothing in flight is applied twice or lost.
 
+use crate::config::ResumeMode;
 use crate::mapping::{Change, Mapping};
 use crate::sink::apply::{self, Target, Touched};
 use crate::source::binlog::{self, Item};
+use crate::source::checks::{self, Resume};
 use crate::source::{self, Position};
 use anyhow::Context;
 use contracts::StockChanged;
@@ -24,6 +26,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 pub struct Replicator {
     pub source: mysql_async::Opts,
+    pub resume: ResumeMode,
     pub server_id: u32,
     pub mapping: Arc<Mapping>,
     pub db: PgPool,
@@ -48,7 +51,7 @@ impl Replicator {
             let started = Instant::now();
             let result = self.session(stop).await;
             if let Err(e) = result {
-                if e.to_string().contains("no longer the leader") {
+                if is_fatal(&e) {
                     return Err(e);
                 }
                 metrics::counter!("bridge_errors_total", "kind" => "session").increment(1);
@@ -68,7 +71,17 @@ impl Replicator {
 
     async fn session(&self, stop: &CancellationToken) -> anyhow::Result<()> {
         let from = match self.checkpoint().await? {
-            Some((position, _)) => position,
+            Some((position, _)) => {
+                let mut conn = mysql_async::Conn::new(self.source.clone())
+                    .await
+                    .context("connect to check the checkpoint")?;
+                let verdict = checks::check_resume(&mut conn, &position, self.resume).await?;
+                conn.disconnect().await.ok();
+                match verdict? {
+                    Resume::Yes => position,
+                    Resume::Purged(why) => self.resnapshot(&why).await?,
+                }
+            }
             None => self.snapshot().await?,
         };
         let generation = self.checkpoint().await?.map_or(1, |(_, g)| g);
@@ -79,6 +92,7 @@ impl Replicator {
             self.server_id,
             self.mapping.clone(),
             from,
+            self.resume,
             tx,
             session_stop.clone(),
         );
@@ -86,7 +100,39 @@ impl Replicator {
         let freshness = self.freshness(&session_stop);
         let result = tokio::try_join!(reader, applier, freshness).map(drop);
         session_stop.cancel();
+        if let Err(e) = &result
+            && binlog_purged(e)
+        {
+            // The next session finds no finished snapshot and takes a fresh one.
+            self.mark_for_resnapshot(&format!("{e:#}")).await?;
+        }
         result
+    }
+
+    /// The binlog at the checkpoint is gone: a loud log line and metric, then a fresh snapshot. The
+    /// old rows stay readable meanwhile but count as hard-stale (`snapshot_done = false`).
+    async fn resnapshot(&self, why: &str) -> anyhow::Result<Position> {
+        self.mark_for_resnapshot(why).await?;
+        self.snapshot().await
+    }
+
+    async fn mark_for_resnapshot(&self, why: &str) -> anyhow::Result<()> {
+        tracing::error!(
+            reason = why,
+            "the binlog at the checkpoint is no longer on the source: taking a fresh snapshot"
+        );
+        metrics::counter!("bridge_resnapshots_total", "reason" => "binlog_purged").increment(1);
+        let updated = sqlx::query("UPDATE stock.checkpoint SET snapshot_done = false, updated_at = now() WHERE epoch = $1")
+            .bind(self.epoch)
+            .execute(&self.db)
+            .await?
+            .rows_affected();
+        anyhow::ensure!(
+            updated == 1,
+            "epoch {} is no longer the leader's: stepping down",
+            self.epoch
+        );
+        Ok(())
     }
 
     async fn checkpoint(&self) -> anyhow::Result<Option<(Position, i64)>> {
@@ -290,6 +336,20 @@ impl Replicator {
                 .set(staleness.unwrap_or(f64::INFINITY));
         }
     }
+}
+
+/// Errors no retry can mend: a different source, a lost leadership.
+fn is_fatal(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<checks::SourceProblem>().is_some()
+        || e.to_string().contains("no longer the leader")
+}
+
+/// MariaDB's answer when the requested binlog file or GTID is not on the server any more.
+fn binlog_purged(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        matches!(cause.downcast_ref::<mysql_async::Error>(),
+            Some(mysql_async::Error::Server(s)) if s.code == 1236 && (s.message.contains("Could not find") || s.message.contains("purged")))
+    })
 }
 
 /// This bridge's name in the checkpoint row: host, process and server id.

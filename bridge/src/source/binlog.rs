@@ -5,6 +5,7 @@
 
 use super::values::Row;
 use super::{Position, clean_binlog_name};
+use crate::config::ResumeMode;
 use crate::mapping::{Change, Mapping};
 use anyhow::Context;
 use futures::StreamExt;
@@ -57,6 +58,7 @@ pub async fn read(
     server_id: u32,
     mapping: Arc<Mapping>,
     from: Position,
+    mode: ResumeMode,
     tx: mpsc::Sender<Item>,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -73,9 +75,25 @@ pub async fn read(
         HEARTBEAT.as_nanos()
     ))
     .await?;
-    let request = BinlogStreamRequest::new(server_id)
-        .with_filename(from.file.as_bytes())
-        .with_pos(from.pos);
+    // By GTID, MariaDB finds the position itself (on this server or on a promoted replica of the
+    // same domain); offsets are then only trusted once a whole transaction has been read.
+    let by_gtid = mode == ResumeMode::Gtid && from.gtid.is_some();
+    let request = if by_gtid {
+        conn.exec_drop(
+            "SET @slave_connect_state = ?",
+            (from.gtid.as_deref().unwrap_or_default(),),
+        )
+        .await?;
+        conn.query_drop("SET @slave_gtid_strict_mode = 0").await?;
+        conn.query_drop("SET @slave_gtid_ignore_duplicates = 0")
+            .await?;
+        BinlogStreamRequest::new(server_id)
+    } else {
+        BinlogStreamRequest::new(server_id)
+            .with_filename(from.file.as_bytes())
+            .with_pos(from.pos)
+    };
+    let mut offsets_trusted = !by_gtid;
     let mut stream = conn
         .get_binlog_stream(request)
         .await
@@ -131,7 +149,7 @@ pub async fn read(
                     file = next;
                     last_progress = rotate.position();
                     columns.clear();
-                    if open.is_none() {
+                    if open.is_none() && offsets_trusted {
                         send_progress(&tx, &file, last_progress, &gtid_state);
                     }
                 }
@@ -183,6 +201,7 @@ pub async fn read(
             }
             Some(EventData::XidEvent(_)) => {
                 finish(&mut open, &mut gtid_state, &file, end, &tx).await?;
+                offsets_trusted = true;
             }
             Some(EventData::QueryEvent(query)) => {
                 let sql = query.query();
@@ -200,6 +219,7 @@ pub async fn read(
                         tracing::info!(position = %at(), statement = %first_words(trimmed), "DDL on the source");
                     }
                     finish(&mut open, &mut gtid_state, &file, end, &tx).await?;
+                    offsets_trusted = true;
                 }
             }
             _ => {}
@@ -208,7 +228,7 @@ pub async fn read(
         // carries its original (earlier) offset, and the checkpoint must never move back to it.
         if end > last_progress {
             last_progress = end;
-            if open.is_none() {
+            if open.is_none() && offsets_trusted {
                 send_progress(&tx, &file, end, &gtid_state);
             }
         }
@@ -305,6 +325,14 @@ impl GtidState {
         {
             self.0.insert(domain as u32, (server as u32, seq));
         }
+    }
+
+    /// The first domain in which `self` is further than `other` (or that `other` lacks).
+    pub fn ahead_of(&self, other: &Self) -> Option<u32> {
+        self.0
+            .iter()
+            .find(|(domain, (_, seq))| other.0.get(domain).is_none_or(|(_, theirs)| theirs < seq))
+            .map(|(domain, _)| *domain)
     }
 
     pub fn render(&self) -> Option<String> {

@@ -29,6 +29,10 @@ pub enum SourceProblem {
     MissingGrant(&'static str),
     #[error("the mapping does not fit the source: {0}")]
     Mapping(String),
+    #[error(
+        "the source is not the server the checkpoint came from ({0}); refusing to resume. If the legacy database was really replaced, delete the checkpoint row (stock.checkpoint) to take a fresh snapshot"
+    )]
+    DifferentSource(String),
 }
 
 impl SourceProblem {
@@ -40,6 +44,7 @@ impl SourceProblem {
             Self::MetadataNotFull(_) => 13,
             Self::MissingGrant(_) => 14,
             Self::Mapping(_) => 15,
+            Self::DifferentSource(_) => 16,
         }
     }
 }
@@ -63,6 +68,87 @@ pub async fn check(conn: &mut mysql_async::Conn) -> anyhow::Result<Result<(), So
         metadata.as_deref(),
         &grants,
     ))
+}
+
+/// Whether the bridge may resume from `checkpoint` on this source.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// The source still has the checkpoint's position.
+    Yes,
+    /// The binlog at the checkpoint has been purged: only a fresh snapshot can continue.
+    Purged(String),
+}
+
+/// Checks the checkpoint against the source before resuming: a source whose GTID state is behind
+/// the checkpoint (a fresh data directory, a restore) is a different server and is refused; a
+/// checkpoint file older than every binlog the source keeps has been purged.
+pub async fn check_resume(
+    conn: &mut mysql_async::Conn,
+    checkpoint: &super::Position,
+    mode: crate::config::ResumeMode,
+) -> anyhow::Result<Result<Resume, SourceProblem>> {
+    let source_gtid: Option<String> = conn.query_first("SELECT @@global.gtid_binlog_pos").await?;
+    let logs: Vec<mysql_async::Row> = conn.query("SHOW BINARY LOGS").await?;
+    let logs: Vec<(String, u64)> = logs
+        .into_iter()
+        .filter_map(|row| {
+            Some((
+                row.get_opt::<String, _>(0)?.ok()?,
+                row.get_opt::<u64, _>(1)?.ok()?,
+            ))
+        })
+        .collect();
+    Ok(judge_resume(
+        checkpoint,
+        source_gtid.as_deref(),
+        &logs,
+        mode,
+    ))
+}
+
+fn judge_resume(
+    checkpoint: &super::Position,
+    source_gtid: Option<&str>,
+    logs: &[(String, u64)],
+    mode: crate::config::ResumeMode,
+) -> Result<Resume, SourceProblem> {
+    use super::binlog::GtidState;
+    if let Some(ours) = checkpoint.gtid.as_deref() {
+        let theirs = GtidState::parse(source_gtid);
+        if let Some(domain) = GtidState::parse(Some(ours)).ahead_of(&theirs) {
+            return Err(SourceProblem::DifferentSource(format!(
+                "its GTID position {} is behind the checkpoint's {ours} in domain {domain}",
+                source_gtid.unwrap_or("(none)")
+            )));
+        }
+    }
+    if mode == crate::config::ResumeMode::Position {
+        match logs.iter().find(|(name, _)| *name == checkpoint.file) {
+            Some((_, size)) if *size < checkpoint.pos => {
+                return Err(SourceProblem::DifferentSource(format!(
+                    "its {} is {size} bytes, shorter than the checkpoint's offset {}",
+                    checkpoint.file, checkpoint.pos
+                )));
+            }
+            Some(_) => {}
+            None if logs
+                .first()
+                .is_some_and(|(first, _)| checkpoint.file < *first) =>
+            {
+                return Ok(Resume::Purged(format!(
+                    "{} is older than the oldest binlog kept ({})",
+                    checkpoint.file, logs[0].0
+                )));
+            }
+            None => {
+                return Err(SourceProblem::DifferentSource(format!(
+                    "it has no binlog named {}",
+                    checkpoint.file
+                )));
+            }
+        }
+    }
+    Ok(Resume::Yes)
 }
 
 /// The decision, apart from the I/O so it is unit-tested.
@@ -115,6 +201,52 @@ mod tests {
     }
 
     const GOOD: &str = "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO `bridge`@`127.0.0.1`";
+
+    fn at(file: &str, pos: u64, gtid: Option<&str>) -> crate::source::Position {
+        crate::source::Position {
+            file: file.into(),
+            pos,
+            gtid: gtid.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn resuming_is_refused_on_a_source_behind_the_checkpoint() {
+        use crate::config::ResumeMode::{Gtid, Position};
+        let logs = vec![
+            ("binlog.000002".to_owned(), 5000),
+            ("binlog.000003".to_owned(), 900),
+        ];
+        let ours = at("binlog.000002", 4000, Some("0-1-50"));
+        assert_eq!(
+            judge_resume(&ours, Some("0-1-60"), &logs, Gtid),
+            Ok(Resume::Yes)
+        );
+        assert_eq!(
+            judge_resume(&ours, Some("0-1-60"), &logs, Position),
+            Ok(Resume::Yes)
+        );
+        let fresh = judge_resume(&ours, Some("0-1-3"), &logs, Gtid).unwrap_err();
+        assert_eq!(fresh.exit_code(), 16);
+        assert!(
+            fresh.to_string().contains("behind the checkpoint"),
+            "{fresh}"
+        );
+        assert!(
+            judge_resume(&ours, None, &logs, Gtid).is_err(),
+            "a source with no GTIDs at all is not ours"
+        );
+        let short =
+            judge_resume(&at("binlog.000003", 4000, None), None, &logs, Position).unwrap_err();
+        assert!(short.to_string().contains("shorter"), "{short}");
+        let unknown =
+            judge_resume(&at("binlog.000009", 4, None), None, &logs, Position).unwrap_err();
+        assert!(unknown.to_string().contains("no binlog named"), "{unknown}");
+        assert!(matches!(
+            judge_resume(&at("binlog.000001", 4, None), None, &logs, Position),
+            Ok(Resume::Purged(_))
+        ));
+    }
 
     #[test]
     fn a_well_configured_source_passes() {
