@@ -91,6 +91,8 @@ write_configs() {
 [http]
 listen = "$h:$PORT_SHOP"
 public_url = "http://$h:$PORT_SHOP"
+# Plain http on 127.0.0.1: the session cookie without Secure (development only).
+insecure_dev_cookies = true
 [admin]
 listen = "$h:$PORT_SHOP_ADMIN"
 [database]

@@ -21,6 +21,8 @@ pub struct Settings {
     #[serde(default)]
     pub live: Live,
     #[serde(default)]
+    pub basket: Basket,
+    #[serde(default)]
     pub log: contracts::settings::Log,
 }
 
@@ -35,6 +37,10 @@ pub struct Http {
     /// `X-Forwarded-For` is believed. Empty: the client address is the TCP peer.
     #[serde(default)]
     pub trusted_proxies: Vec<crate::client_addr::IpNet>,
+    /// Development only (plain http on 127.0.0.1): the session cookie without `Secure` and so
+    /// without the `__Host-` prefix. Never set it in production.
+    #[serde(default)]
+    pub insecure_dev_cookies: bool,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -98,6 +104,51 @@ pub struct Live {
     /// Seconds between keep-alive comments on an idle stream.
     #[serde(default = "default_keep_alive_secs")]
     pub keep_alive_secs: u64,
+}
+
+/// The basket's caps and the anonymous-basket cleanup job.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Basket {
+    /// Most units of one hat in a basket.
+    #[serde(default = "default_max_line_quantity")]
+    pub max_line_quantity: i32,
+    /// Most different hats in a basket.
+    #[serde(default = "default_max_lines")]
+    pub max_lines: i64,
+    /// Anonymous baskets (and sessions) untouched for this many days are deleted.
+    #[serde(default = "default_anonymous_days")]
+    pub anonymous_days: i32,
+    /// Seconds between runs of the cleanup job.
+    #[serde(default = "default_cleanup_interval_secs")]
+    pub cleanup_interval_secs: u64,
+}
+
+const fn default_max_line_quantity() -> i32 {
+    10
+}
+
+const fn default_max_lines() -> i64 {
+    50
+}
+
+const fn default_anonymous_days() -> i32 {
+    30
+}
+
+const fn default_cleanup_interval_secs() -> u64 {
+    3600
+}
+
+impl Default for Basket {
+    fn default() -> Self {
+        Self {
+            max_line_quantity: default_max_line_quantity(),
+            max_lines: default_max_lines(),
+            anonymous_days: default_anonymous_days(),
+            cleanup_interval_secs: default_cleanup_interval_secs(),
+        }
+    }
 }
 
 const fn default_page_size() -> usize {

@@ -9,6 +9,12 @@ use axum::response::{Html, IntoResponse, Response};
 pub enum AppError {
     #[error("page not found")]
     NotFound,
+    /// A POST without the session's CSRF token (or, with no session, from another site).
+    #[error("forbidden")]
+    Forbidden,
+    /// A form that does not say what it means (a quantity that is not a number).
+    #[error("bad form")]
+    BadForm,
     /// A client asked for more than its share (e.g. live streams from one address): try later.
     #[error("too many requests")]
     TooMany,
@@ -40,6 +46,10 @@ impl From<CapError> for AppError {
     }
 }
 
+/// The 403 page's words: a form without a valid token is usually an old tab.
+pub const FORBIDDEN_TEXT: &str = "This form has expired or did not come from our site, so nothing \
+    was changed. Please go back, reload the page and try again.";
+
 /// Seconds a client is asked to wait after a 429 or 503.
 const RETRY_AFTER_SECS: &str = "30";
 
@@ -47,6 +57,11 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, message) = match &self {
             Self::NotFound => (StatusCode::NOT_FOUND, "Sorry, we could not find that page."),
+            Self::Forbidden => (StatusCode::FORBIDDEN, FORBIDDEN_TEXT),
+            Self::BadForm => (
+                StatusCode::BAD_REQUEST,
+                "Sorry, we could not understand that form. Please go back and try again.",
+            ),
             Self::TooMany => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "You have too many pages open with live stock. Close some and try again.",

@@ -10,7 +10,7 @@ use crate::domain::stock::LagLimits;
 use crate::live::caps::StreamCaps;
 use crate::live::{self, Live};
 use crate::routes;
-use crate::state::{AppState, Site};
+use crate::state::{AppState, BasketLimits, Site};
 use anyhow::Context;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -41,6 +41,13 @@ pub struct Application {
     /// The stock listener's own one-connection pool.
     listener_db: sqlx::PgPool,
     csp: HeaderValue,
+    cleanup: Cleanup,
+}
+
+/// The anonymous-basket cleanup job's settings.
+struct Cleanup {
+    days: i32,
+    every: Duration,
 }
 
 impl Application {
@@ -74,7 +81,16 @@ impl Application {
             public_url: settings.http.public_url.clone(),
             media_base_url: settings.media.base_url.clone(),
             trusted_proxies: settings.http.trusted_proxies.clone(),
+            insecure_dev_cookies: settings.http.insecure_dev_cookies,
+            basket: BasketLimits {
+                max_line_quantity: settings.basket.max_line_quantity.max(1),
+                max_lines: settings.basket.max_lines.max(1),
+            },
         });
+        let cleanup = Cleanup {
+            days: settings.basket.anonymous_days.max(1),
+            every: Duration::from_secs(settings.basket.cleanup_interval_secs.max(1)),
+        };
         let csp = content_security_policy(&settings.media.base_url)?;
         let catalogue = Arc::new(Catalogue::new(
             db.clone(),
@@ -107,6 +123,7 @@ impl Application {
             },
             listener_db,
             csp,
+            cleanup,
         })
     }
 
@@ -130,6 +147,7 @@ impl Application {
         let public_app = with_layers(
             routes::public_router().with_state(self.state.clone()),
             self.csp.clone(),
+            Arc::clone(&self.state.site),
         );
         let admin_app = routes::admin_router().with_state(self.state.clone());
         let stop = self.state.live.stop.clone();
@@ -137,6 +155,12 @@ impl Application {
             self.listener_db.clone(),
             Arc::clone(&self.state.catalogue),
             Arc::clone(&self.state.live),
+        ));
+        let cleanup = tokio::spawn(crate::jobs::basket_cleanup::run(
+            self.state.db.clone(),
+            self.cleanup.days,
+            self.cleanup.every,
+            stop.clone(),
         ));
         tracing::info!(public = %self.public_addr(), admin = %self.admin_addr(), "shop listening");
         // Connect info gives handlers the TCP peer (per-client caps; see `client_addr`).
@@ -163,19 +187,24 @@ impl Application {
             Err(_) => tracing::warn!("in-flight requests did not finish in time; exiting anyway"),
         }
         let _ = listener.await;
+        let _ = cleanup.await;
         self.listener_db.close().await;
         self.state.db.close().await;
         Ok(())
     }
 }
 
-fn with_layers(router: Router, csp: HeaderValue) -> Router {
+fn with_layers(router: Router, csp: HeaderValue, site: Arc<Site>) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let header = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
     };
     router
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            site,
+            routes::finish_response,
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             csp,

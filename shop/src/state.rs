@@ -25,4 +25,25 @@ pub struct Site {
     pub media_base_url: String,
     /// Proxies whose `X-Forwarded-For` is believed (see `client_addr`).
     pub trusted_proxies: Vec<IpNet>,
+    /// `http.insecure_dev_cookies`: the session cookie without `Secure` (and without `__Host-`).
+    pub insecure_dev_cookies: bool,
+    pub basket: BasketLimits,
+}
+
+/// The basket's caps (`basket.*` settings).
+#[derive(Debug, Clone, Copy)]
+pub struct BasketLimits {
+    pub max_line_quantity: i32,
+    pub max_lines: i64,
+}
+
+impl Site {
+    /// The session cookie's name (see `session`).
+    pub fn cookie_name(&self) -> &'static str {
+        if self.insecure_dev_cookies {
+            crate::session::DEV_COOKIE
+        } else {
+            crate::session::SECURE_COOKIE
+        }
+    }
 }

@@ -71,7 +71,7 @@ impl Picture {
     }
 }
 
-fn money(minor: Option<i64>, currency: &str) -> Option<Money> {
+pub(crate) fn money(minor: Option<i64>, currency: &str) -> Option<Money> {
     Some(Money::new(minor?, Currency::parse(currency).ok()?))
 }
 

@@ -1,9 +1,13 @@
 //! What every page's frame shows: the category navigation, the search box (with the current
-//! query), and the lag guard's banner when stock is past the hard limit. Catalogue data only,
-//! nothing of a visitor's.
+//! query), the lag guard's banner when stock is past the hard limit, and — for a visitor with a
+//! session — the basket count and the session's CSRF token. The visitor's part is set per request
+//! ([`Layout::set_visitor`]) and never cached.
 
 use crate::catalog::{Catalogue, CategoryLink};
+use crate::db::basket;
 use crate::domain::stock::Lag;
+use crate::session::Visitor;
+use sqlx::PgPool;
 use std::sync::Arc;
 
 pub struct Layout {
@@ -14,6 +18,10 @@ pub struct Layout {
     pub query: String,
     /// Slug of the category page being shown, for `aria-current`.
     pub current_category: Option<String>,
+    /// Units in the visitor's basket (0 without a session).
+    pub basket_count: i64,
+    /// The session's CSRF token for the page's forms; empty without a session.
+    pub csrf: String,
 }
 
 impl Layout {
@@ -27,6 +35,8 @@ impl Layout {
                 refreshing: lag == Lag::Hard,
                 query: String::new(),
                 current_category: None,
+                basket_count: 0,
+                csrf: String::new(),
             },
             lag,
         ))
@@ -39,7 +49,19 @@ impl Layout {
             refreshing: false,
             query: String::new(),
             current_category: None,
+            basket_count: 0,
+            csrf: String::new(),
         }
+    }
+
+    /// Adds the visitor's basket count and CSRF token (nothing without a session).
+    pub async fn set_visitor(&mut self, db: &PgPool, visitor: &Visitor) -> sqlx::Result<()> {
+        self.csrf = visitor.csrf_token().unwrap_or_default().to_owned();
+        self.basket_count = match visitor.basket_id() {
+            Some(id) => basket::count(db, id).await?,
+            None => 0,
+        };
+        Ok(())
     }
 
     pub fn is_current(&self, slug: &str) -> bool {

@@ -2,11 +2,13 @@
 //! routes under `ops/`. The two routers are served on different listeners, so `/metrics` on the public
 //! port is a plain 404.
 //!
-//! Caching by browsers and proxies: catalogue pages depend on no session (none exist yet) but on
-//! live stock, so they say `Cache-Control: no-cache` (store if you like, but ask again every time).
-//! Pages that carry a visitor's session will say `private, no-store` (basket and accounts work).
+//! Caching by browsers and proxies: catalogue pages seen without a session depend only on live
+//! stock, so they say `Cache-Control: no-cache` (store if you like, but ask again every time). Any
+//! response to a request carrying the session cookie, or setting it, says `private, no-store`
+//! ([`finish_response`]): it may hold a basket count or a CSRF token.
 
 pub mod assets;
+pub mod basket;
 pub mod catalog;
 pub mod info;
 pub mod layout;
@@ -20,7 +22,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use layout::Layout;
 
 /// The customer-facing routes.
@@ -34,6 +36,10 @@ pub fn public_router() -> Router<AppState> {
             "/hats/{item_key}/stock/events",
             get(catalog::stock_events::stream_stock),
         )
+        .route("/basket", get(basket::show::show_basket))
+        .route("/basket/add", post(basket::add::add_to_basket))
+        .route("/basket/update", post(basket::update::update_basket))
+        .route("/basket/remove", post(basket::remove::remove_from_basket))
         .route("/contact", get(info::contact::show_contact))
         .route("/returns", get(info::returns::show_returns))
         .route("/privacy", get(info::privacy::show_privacy))
@@ -75,6 +81,54 @@ pub fn error_page(status: StatusCode, message: &str) -> Result<Response, askama:
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// The last step of every public response: session responses are never stored by shared caches
+/// (`Cache-Control: private, no-store`); a 4xx without a page of ours (a body over 16 KiB, a form
+/// axum could not read, a wrong method) becomes one; HSTS when customers use https.
+pub async fn finish_response(
+    axum::extract::State(site): axum::extract::State<std::sync::Arc<crate::state::Site>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let had_cookie = crate::session::has_session_cookie(request.headers(), &site);
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if status.is_client_error() && !is_html {
+        let message = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                "That form was too large for us to accept (at most 16 KiB). Please go back and try again with less text."
+            }
+            StatusCode::NOT_FOUND => "Sorry, we could not find that page.",
+            _ => "Sorry, we could not understand that request. Please go back and try again.",
+        };
+        if let Ok(page) = error_page(status, message) {
+            let keep = response.headers().get(header::RETRY_AFTER).cloned();
+            response = page;
+            if let Some(v) = keep {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+    }
+    let sets_cookie = response.headers().contains_key(header::SET_COOKIE);
+    if had_cookie || sets_cookie {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
+    if site.public_url.starts_with("https://") {
+        response.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    response
 }
 
 /// A rendered page with the catalogue's caching rule (see the module doc).

@@ -99,6 +99,8 @@ impl ShopUnderTest {
             ("FUNNYHAT_DATABASE__URL", &this_db_url),
             ("FUNNYHAT_MEDIA__BASE_URL", &media),
             ("FUNNYHAT_LOG__FORMAT", "json"),
+            // Plain http on 127.0.0.1, as the local stack; tests of the production cookie set it false.
+            ("FUNNYHAT_HTTP__INSECURE_DEV_COOKIES", "true"),
         ];
         envs.extend_from_slice(settings);
         let mut process = Running::spawn("shop", &["serve"], &envs)?;
@@ -272,6 +274,20 @@ pub struct Page {
 }
 
 impl Page {
+    /// The page's CSRF token (the first form's hidden `csrf` field), empty without a session.
+    pub fn csrf(&self) -> &str {
+        let Some(start) = self.body.find("name=\"csrf\" value=\"") else {
+            return "";
+        };
+        let rest = &self.body[start + "name=\"csrf\" value=\"".len()..];
+        &rest[..rest.find('"').unwrap_or(0)]
+    }
+
+    /// The header's basket count.
+    pub fn basket_count(&self) -> Option<i64> {
+        self.text_of_id("basket-count")?.parse().ok()
+    }
+
     pub fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
@@ -409,5 +425,174 @@ where
             bail!("not {what} within {within:?}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A customer's browser over plain HTTP: keeps the session cookie it is given (by hand, so tests
+/// can read and tamper with it), follows no redirects by itself, and sends the `Origin` a browser
+/// sends with a form.
+pub struct Customer {
+    http: reqwest::Client,
+    base: String,
+    /// `name=value` of the session cookie, once set.
+    pub cookie: Option<String>,
+    /// Every `Set-Cookie` header seen, in order.
+    pub set_cookies: Vec<String>,
+}
+
+impl Customer {
+    pub fn new(shop: &ShopUnderTest) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            base: shop.base.clone(),
+            cookie: None,
+            set_cookies: Vec::new(),
+        }
+    }
+
+    async fn keep(&mut self, response: reqwest::Response) -> anyhow::Result<Page> {
+        for value in response.headers().get_all("set-cookie") {
+            let value = value.to_str()?.to_owned();
+            self.cookie = Some(value.split(';').next().unwrap_or("").to_owned());
+            self.set_cookies.push(value);
+        }
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.text().await?;
+        Ok(Page {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    pub async fn get(&mut self, path: &str) -> anyhow::Result<Page> {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            request = request.header("cookie", c);
+        }
+        let response = request.send().await?;
+        self.keep(response).await
+    }
+
+    /// POSTs a form as a browser on this site would; returns the response itself (a 303 usually).
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> anyhow::Result<Page> {
+        let body: String = form_body(form);
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", &self.base)
+            .body(body);
+        if let Some(c) = &self.cookie {
+            request = request.header("cookie", c);
+        }
+        let response = request.send().await?;
+        self.keep(response).await
+    }
+
+    /// POSTs a form and follows its 303 to the page it names.
+    pub async fn submit(&mut self, path: &str, form: &[(&str, &str)]) -> anyhow::Result<Page> {
+        let answer = self.post(path, form).await?;
+        anyhow::ensure!(
+            answer.status == 303,
+            "POST {path}: {} {}",
+            answer.status,
+            answer.body
+        );
+        let location = answer.header("location").to_owned();
+        self.get(&location).await
+    }
+
+    /// Adds `quantity` of hat `key` from its product page, as a customer would.
+    pub async fn add(&mut self, key: &str, quantity: u32) -> anyhow::Result<Page> {
+        let product = self.get(&format!("/hats/{key}")).await?;
+        let csrf = product.csrf().to_owned();
+        self.submit(
+            "/basket/add",
+            &[
+                ("item_key", key),
+                ("quantity", &quantity.to_string()),
+                ("csrf", &csrf),
+            ],
+        )
+        .await
+    }
+
+    /// Sets a basket line's quantity from the basket page.
+    pub async fn set_quantity(&mut self, key: &str, quantity: u32) -> anyhow::Result<Page> {
+        let basket = self.get("/basket").await?;
+        let csrf = basket.csrf().to_owned();
+        self.submit(
+            "/basket/update",
+            &[
+                ("item_key", key),
+                ("quantity", &quantity.to_string()),
+                ("csrf", &csrf),
+            ],
+        )
+        .await
+    }
+}
+
+pub fn form_body(form: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in form.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(&encode(k));
+        out.push('=');
+        out.push_str(&encode(v));
+    }
+    out
+}
+
+fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl ShopUnderTest {
+    /// Rows in a `shop.` table, read as the migrator (the owner), e.g. `count("sessions")`.
+    pub async fn count(&self, table: &str) -> anyhow::Result<i64> {
+        let pool = self.db.connect("migrator").await?;
+        // `table` is a literal from the test, never input.
+        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM shop.{table}"))
+            .fetch_one(&pool)
+            .await?;
+        pool.close().await;
+        Ok(n)
+    }
+
+    /// (item key, quantity) of every basket line in every basket, by key then larger quantity first.
+    pub async fn basket_lines(&self) -> anyhow::Result<Vec<(String, i32)>> {
+        let pool = self.db.connect("migrator").await?;
+        let rows: Vec<(String, i32)> = sqlx::query_as(
+            "SELECT item_key, quantity FROM shop.basket_lines ORDER BY item_key, quantity DESC",
+        )
+        .fetch_all(&pool)
+        .await?;
+        pool.close().await;
+        Ok(rows)
+    }
+
+    /// Runs one statement as the migrator (the schema's owner).
+    pub async fn exec(&self, sql: &str) -> anyhow::Result<u64> {
+        let pool = self.db.connect("migrator").await?;
+        let n = sqlx::query(sql).execute(&pool).await?.rows_affected();
+        pool.close().await;
+        Ok(n)
     }
 }

@@ -7,11 +7,13 @@ use crate::domain::paging::Page;
 use crate::error::AppError;
 use crate::routes::layout::Layout;
 use crate::routes::{PathText, QueryParams, page};
+use crate::session::Visitor;
 use crate::state::Site;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use sqlx::PgPool;
 use std::sync::Arc;
 
 #[derive(Template)]
@@ -26,11 +28,14 @@ struct CategoryPage {
 
 pub async fn show_category(
     State(catalogue): State<Arc<Catalogue>>,
+    State(db): State<PgPool>,
+    visitor: Visitor,
     State(site): State<Arc<Site>>,
     PathText(slug): PathText,
     params: QueryParams,
 ) -> Result<Response, AppError> {
     let (mut layout, lag) = Layout::load(&catalogue).await?;
+    layout.set_visitor(&db, &visitor).await?;
     let name = layout
         .categories
         .iter()

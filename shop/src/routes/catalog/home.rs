@@ -6,11 +6,13 @@ use crate::domain::paging::Page;
 use crate::error::AppError;
 use crate::routes::layout::Layout;
 use crate::routes::{QueryParams, page};
+use crate::session::Visitor;
 use crate::state::Site;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use sqlx::PgPool;
 use std::sync::Arc;
 
 #[derive(Template)]
@@ -24,10 +26,13 @@ struct HomePage {
 
 pub async fn show_home(
     State(catalogue): State<Arc<Catalogue>>,
+    State(db): State<PgPool>,
+    visitor: Visitor,
     State(site): State<Arc<Site>>,
     params: QueryParams,
 ) -> Result<Response, AppError> {
-    let (layout, lag) = Layout::load(&catalogue).await?;
+    let (mut layout, lag) = Layout::load(&catalogue).await?;
+    layout.set_visitor(&db, &visitor).await?;
     let hats = catalogue.list(&ListKey::All).await?;
     let at = Page::clamp(
         params.get("page"),

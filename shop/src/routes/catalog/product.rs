@@ -10,11 +10,13 @@ use crate::domain::stock::Lag;
 use crate::error::AppError;
 use crate::routes::layout::Layout;
 use crate::routes::{PathText, page};
+use crate::session::Visitor;
 use crate::state::Site;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use sqlx::PgPool;
 use std::sync::Arc;
 
 /// The stock line of a product page, as rendered and as pushed to open pages.
@@ -73,16 +75,25 @@ struct ProductPage {
     category: Option<(String, String)>,
     picture: PictureView,
     offer: Offer,
+    item_key: String,
+    /// Units to sell: the add form shows (none when out of stock).
+    in_stock: bool,
+    /// Past the lag guard's hard limit: the add form is disabled (and adding is refused).
+    refreshing: bool,
+    max_line: i32,
 }
 
 pub async fn show_product(
     State(catalogue): State<Arc<Catalogue>>,
     State(site): State<Arc<Site>>,
+    State(db): State<PgPool>,
+    visitor: Visitor,
     PathText(item_key): PathText,
 ) -> Result<Response, AppError> {
     let product = catalogue.product(&item_key).await?;
     let product = product.as_ref().as_ref().ok_or(AppError::NotFound)?;
     let (mut layout, lag) = Layout::load(&catalogue).await?;
+    layout.set_visitor(&db, &visitor).await?;
     let category = product.category.as_ref().and_then(|name| {
         layout
             .categories
@@ -109,6 +120,10 @@ pub async fn show_product(
     page(
         status,
         &ProductPage {
+            item_key: product.item_key.clone(),
+            in_stock: product.available > 0,
+            refreshing: lag == Lag::Hard,
+            max_line: site.basket.max_line_quantity,
             layout,
             name: product.name.clone(),
             description: product.description.clone().filter(|d| !d.trim().is_empty()),

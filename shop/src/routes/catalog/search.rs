@@ -8,11 +8,13 @@ use crate::domain::search::SearchQuery;
 use crate::error::AppError;
 use crate::routes::layout::Layout;
 use crate::routes::{QueryParams, page};
+use crate::session::Visitor;
 use crate::state::Site;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use sqlx::PgPool;
 use std::sync::Arc;
 
 #[derive(Template)]
@@ -28,10 +30,13 @@ struct SearchPage {
 
 pub async fn show_search(
     State(catalogue): State<Arc<Catalogue>>,
+    State(db): State<PgPool>,
+    visitor: Visitor,
     State(site): State<Arc<Site>>,
     params: QueryParams,
 ) -> Result<Response, AppError> {
     let (mut layout, lag) = Layout::load(&catalogue).await?;
+    layout.set_visitor(&db, &visitor).await?;
     let query = params.get("q").and_then(SearchQuery::parse);
     let hats = match &query {
         Some(q) => catalogue.list(&ListKey::Search(q.clone())).await?,

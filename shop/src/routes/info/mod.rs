@@ -8,10 +8,19 @@ pub mod returns;
 
 use crate::catalog::Catalogue;
 use crate::routes::layout::Layout;
+use crate::session::Visitor;
+use sqlx::PgPool;
 
-async fn layout(catalogue: &Catalogue) -> Layout {
-    match Layout::load(catalogue).await {
-        Ok((layout, _)) => layout,
+async fn layout(catalogue: &Catalogue, db: &PgPool, visitor: &Visitor) -> Layout {
+    let loaded = match Layout::load(catalogue).await {
+        Ok((mut layout, _)) => match layout.set_visitor(db, visitor).await {
+            Ok(()) => Ok(layout),
+            Err(e) => Err(anyhow::Error::from(e)),
+        },
+        Err(e) => Err(e),
+    };
+    match loaded {
+        Ok(layout) => layout,
         Err(e) => {
             tracing::warn!(
                 error = format!("{e:#}"),

@@ -4,10 +4,12 @@ use crate::catalog::Catalogue;
 use crate::error::AppError;
 use crate::routes::layout::Layout;
 use crate::routes::page;
+use crate::session::Visitor;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use sqlx::PgPool;
 use std::sync::Arc;
 
 #[derive(Template)]
@@ -16,7 +18,11 @@ struct ReturnsPage {
     layout: Layout,
 }
 
-pub async fn show_returns(State(catalogue): State<Arc<Catalogue>>) -> Result<Response, AppError> {
-    let layout = super::layout(&catalogue).await;
+pub async fn show_returns(
+    State(catalogue): State<Arc<Catalogue>>,
+    State(db): State<PgPool>,
+    visitor: Visitor,
+) -> Result<Response, AppError> {
+    let layout = super::layout(&catalogue, &db, &visitor).await;
     page(StatusCode::OK, &ReturnsPage { layout })
 }

@@ -1,0 +1,262 @@
+//! Server-side sessions in PostgreSQL (`shop.sessions`) and the CSRF rule for every POST form.
+//!
+//! A session is created lazily, by the first action that needs one (adding to the basket), never by a
+//! page view. The cookie holds a 256-bit random id; the database holds only its SHA-256, so a copy of
+//! the table gives nobody a working cookie. A cookie that names no session (tampered, expired,
+//! deleted) is treated as no cookie at all. Each session has a synchronizer CSRF token that every
+//! POST form carries and that is compared in constant time.
+//!
+//! This module must not render pages or know about baskets beyond the session's `basket_id`.
+
+use crate::error::AppError;
+use crate::state::Site;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::request::Parts;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// The cookie's name in production: `__Host-` makes browsers insist on `Secure`, `Path=/` and no
+/// `Domain`, so no sibling host can set or shadow it.
+pub const SECURE_COOKIE: &str = "__Host-funnyhat-session";
+/// The cookie's name with `http.insecure_dev_cookies` (plain http on 127.0.0.1): the `__Host-`
+/// prefix is refused by browsers without `Secure`.
+pub const DEV_COOKIE: &str = "funnyhat-session";
+
+/// A visitor's session, when the request carried a cookie that names one.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub id_hash: Vec<u8>,
+    pub csrf_token: String,
+    pub basket_id: Option<i64>,
+}
+
+/// The session of this request, if any. Never creates one.
+#[derive(Clone, Debug, Default)]
+pub struct Visitor {
+    pub session: Option<Session>,
+}
+
+impl Visitor {
+    pub fn csrf_token(&self) -> Option<&str> {
+        self.session.as_ref().map(|s| s.csrf_token.as_str())
+    }
+
+    pub fn basket_id(&self) -> Option<i64> {
+        self.session.as_ref().and_then(|s| s.basket_id)
+    }
+}
+
+/// A newly created session: the cookie value to hand out once, and the row's identity.
+pub struct NewSession {
+    pub cookie_value: String,
+    pub session: Session,
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn hash_id(cookie_value: &str) -> Vec<u8> {
+    Sha256::digest(cookie_value.as_bytes()).to_vec()
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Whether the request carries the session cookie at all (valid or not): such responses must not
+/// be stored by shared caches.
+pub fn has_session_cookie(headers: &HeaderMap, site: &Site) -> bool {
+    cookie(headers, site.cookie_name()).is_some()
+}
+
+/// Creates a session with `basket_id` in `tx`; the caller sets the cookie once `tx` commits.
+pub async fn create(
+    tx: &mut sqlx::PgConnection,
+    basket_id: Option<i64>,
+) -> sqlx::Result<NewSession> {
+    let cookie_value = random_token();
+    let id_hash = hash_id(&cookie_value);
+    let csrf_token = random_token();
+    sqlx::query!(
+        "INSERT INTO shop.sessions (id_hash, csrf_token, basket_id) VALUES ($1, $2, $3)",
+        &id_hash,
+        csrf_token,
+        basket_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(NewSession {
+        cookie_value,
+        session: Session {
+            id_hash,
+            csrf_token,
+            basket_id,
+        },
+    })
+}
+
+/// The `Set-Cookie` value for a new session.
+pub fn set_cookie(site: &Site, cookie_value: &str) -> HeaderValue {
+    let secure = if site.insecure_dev_cookies {
+        ""
+    } else {
+        "; Secure"
+    };
+    let value = format!(
+        "{}={cookie_value}; Path=/; HttpOnly; SameSite=Lax{secure}",
+        site.cookie_name()
+    );
+    HeaderValue::from_str(&value).expect("a base64url token is a valid header value")
+}
+
+impl<S> FromRequestParts<S> for Visitor
+where
+    S: Send + Sync,
+    PgPool: FromRef<S>,
+    Arc<Site>: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(visitor) = parts.extensions.get::<Visitor>() {
+            return Ok(visitor.clone());
+        }
+        let site = Arc::<Site>::from_ref(state);
+        let Some(value) = cookie(&parts.headers, site.cookie_name()) else {
+            return Ok(Self::default());
+        };
+        // A well-formed id is 43 base64url characters; anything else cannot name a session.
+        if value.len() != 43 {
+            return Ok(Self::default());
+        }
+        let id_hash = hash_id(value);
+        let db = PgPool::from_ref(state);
+        let row = sqlx::query!(
+            "UPDATE shop.sessions SET last_seen_at = now() WHERE id_hash = $1 \
+             RETURNING csrf_token, basket_id",
+            &id_hash
+        )
+        .fetch_optional(&db)
+        .await?;
+        let visitor = Self {
+            session: row.map(|r| Session {
+                id_hash,
+                csrf_token: r.csrf_token,
+                basket_id: r.basket_id,
+            }),
+        };
+        parts.extensions.insert(visitor.clone());
+        Ok(visitor)
+    }
+}
+
+/// The CSRF rule for a POST form. With a session: the form's token must equal the session's
+/// (constant-time). Without one there is nothing of the visitor's to forge a change to; the form
+/// can only create a fresh session, and is accepted only from a same-origin page (`Origin`, or
+/// `Sec-Fetch-Site: same-origin`), so another site cannot plant a session in a visitor's browser.
+pub fn check_csrf(
+    visitor: &Visitor,
+    form_token: &str,
+    headers: &HeaderMap,
+) -> Result<(), AppError> {
+    match &visitor.session {
+        Some(session) => {
+            let ok: bool = session
+                .csrf_token
+                .as_bytes()
+                .ct_eq(form_token.as_bytes())
+                .into();
+            if ok { Ok(()) } else { Err(AppError::Forbidden) }
+        }
+        None if same_origin(headers) => Ok(()),
+        None => Err(AppError::Forbidden),
+    }
+}
+
+fn same_origin(headers: &HeaderMap) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(origin) = text("origin") {
+        let host = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        return host.is_some() && host == text("host");
+    }
+    text("sec-fetch-site") == Some("same-origin")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn tokens_are_256_bits_and_distinct() {
+        let a = random_token();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, random_token());
+        assert_eq!(hash_id(&a).len(), 32);
+    }
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let h = headers(&[("cookie", "a=1; funnyhat-session=xyz"), ("cookie", "b=2")]);
+        assert_eq!(cookie(&h, "funnyhat-session"), Some("xyz"));
+        assert_eq!(cookie(&h, "b"), Some("2"));
+        assert_eq!(cookie(&h, "session"), None);
+    }
+
+    #[test]
+    fn csrf_needs_the_session_token_or_a_same_origin_first_form() {
+        let with = Visitor {
+            session: Some(Session {
+                id_hash: vec![0; 32],
+                csrf_token: "right".to_owned(),
+                basket_id: None,
+            }),
+        };
+        let none = headers(&[]);
+        assert!(check_csrf(&with, "right", &none).is_ok());
+        assert!(check_csrf(&with, "wrong", &none).is_err());
+        assert!(check_csrf(&with, "", &none).is_err());
+        let anon = Visitor::default();
+        assert!(check_csrf(&anon, "", &none).is_err());
+        let same = headers(&[
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080"),
+        ]);
+        assert!(check_csrf(&anon, "", &same).is_ok());
+        let cross = headers(&[
+            ("origin", "https://evil.example"),
+            ("host", "127.0.0.1:8080"),
+        ]);
+        assert!(check_csrf(&anon, "", &cross).is_err());
+        let fetch = headers(&[("sec-fetch-site", "same-origin")]);
+        assert!(check_csrf(&anon, "", &fetch).is_ok());
+        let fetch = headers(&[("sec-fetch-site", "cross-site")]);
+        assert!(check_csrf(&anon, "", &fetch).is_err());
+    }
+}
