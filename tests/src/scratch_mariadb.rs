@@ -7,6 +7,8 @@ use mysql_async::prelude::Queryable;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+static INSTALL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub struct ScratchMariaDb {
     dir: tempfile::TempDir,
     child: Child,
@@ -26,6 +28,17 @@ impl ScratchMariaDb {
             .status()?;
         anyhow::ensure!(chown.success(), "chown the scratch directory to mysql");
         let data = dir.path().join("data");
+        // Its own temporary directory: a server starting up removes leftover `#sql*` files from
+        // its tmpdir, which must never be another server's live temporary tables.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp)?;
+        let chown = Command::new("chown")
+            .args(["mysql:mysql"])
+            .arg(&tmp)
+            .status()?;
+        anyhow::ensure!(chown.success(), "chown the scratch tmpdir to mysql");
+        // One initialisation at a time: several at once on 2 cores time out.
+        let _one_at_a_time = INSTALL.lock().await;
         let install = Command::new("mariadb-install-db")
             .args([
                 "--no-defaults",
@@ -34,11 +47,17 @@ impl ScratchMariaDb {
                 "--skip-test-db",
             ])
             .arg(format!("--datadir={}", data.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
+            .arg(format!("--tmpdir={}", tmp.display()))
+            .output()
             .context("mariadb-install-db")?;
-        anyhow::ensure!(install.success(), "mariadb-install-db failed");
+        anyhow::ensure!(
+            install.status.success(),
+            "mariadb-install-db failed: {}",
+            String::from_utf8_lossy(&install.stderr)
+                .lines()
+                .last()
+                .unwrap_or_default()
+        );
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -61,6 +80,7 @@ impl ScratchMariaDb {
                 dir.path().join("mysqld.pid").display()
             ))
             .arg(format!("--port={port}"))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .args(args)
             .stdout(Stdio::null())
             .stderr(log)

@@ -73,8 +73,13 @@ svc_mariadb_start() {
   make_tls
   init_mariadb
   local base="$STACK/mariadb"
+  # A tmpdir of its own: a MariaDB starting up deletes leftover #sql* files in its tmpdir, which
+  # must never be another server's live temporary tables (tests start scratch servers).
+  mkdir -p "$base/tmp"
+  chown mysql:mysql "$base/tmp"
   start_bg mariadb mariadbd --no-defaults --user=mysql \
     --datadir="$base/data" --socket="$MARIADB_SOCKET" --pid-file="$base/mysqld.pid" \
+    --tmpdir="$base/tmp" \
     --port="$PORT_MARIADB" --bind-address=127.0.0.1 --skip-name-resolve \
     --log-bin="$base/data/binlog" --server-id=1 --binlog-format=ROW \
     --binlog-row-image=FULL --binlog-row-metadata=FULL --gtid-strict-mode=ON \

@@ -4,4 +4,5 @@
 
 mod checks;
 mod replication;
+mod resume;
 mod support;

@@ -9,23 +9,51 @@ use tests::stack::{Running, ShopDatabase, env};
 pub const WAIT: Duration = Duration::from_secs(60);
 const DEMO_MAPPING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../bridge/mappings/demo.toml");
 
+/// Where a bridge under test reads from and how it resumes.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub url: String,
+    /// Verify TLS against the stack's CA (the shared server); scratch servers have no TLS.
+    pub tls: bool,
+    /// `gtid` or `position`.
+    pub resume: &'static str,
+}
+
+impl Source {
+    /// The stack's shared legacy MariaDB, as the bridge user.
+    pub fn shared() -> Self {
+        Self {
+            url: env("LEGACY_MYSQL_URL"),
+            tls: true,
+            resume: "gtid",
+        }
+    }
+}
+
 pub struct BridgeUnderTest {
     pub db: ShopDatabase,
     pub shop: sqlx::PgPool,
     pub process: Running,
+    pub source: Source,
     server_id: String,
 }
 
 impl BridgeUnderTest {
-    /// Starts a bridge into a fresh database and waits for its snapshot to be switched in.
+    /// Starts a bridge on the shared source into a fresh database and waits for its snapshot.
     pub async fn start() -> Self {
+        Self::start_on(Source::shared()).await
+    }
+
+    /// The same from any source.
+    pub async fn start_on(source: Source) -> Self {
         let db = ShopDatabase::create().await.unwrap();
         let shop = db.connect("shop").await.unwrap();
         let server_id = (1_000_000 + rand::random::<u32>() % 1_000_000).to_string();
         let mut this = Self {
-            process: spawn(&db, &server_id),
+            process: spawn(&db, &server_id, &source),
             db,
             shop,
+            source,
             server_id,
         };
         this.process
@@ -35,11 +63,27 @@ impl BridgeUnderTest {
         this
     }
 
+    /// Stops the process with SIGTERM; it must exit cleanly.
+    pub async fn halt(&mut self) {
+        let status = self
+            .process
+            .terminate(Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert!(status.success(), "bridge exit {status}");
+    }
+
+    /// Starts a new process on the same database (it resumes from the checkpoint) reading `source`.
+    pub fn resume_on(&mut self, source: Source) {
+        self.source = source;
+        self.process = spawn(&self.db, &self.server_id, &self.source);
+    }
+
     /// kill -9, then a new process on the same database and server id (it resumes from the checkpoint).
     pub async fn crash_and_restart(&mut self) {
         self.process.child.start_kill().unwrap();
         self.process.child.wait().await.unwrap();
-        self.process = spawn(&self.db, &self.server_id);
+        self.process = spawn(&self.db, &self.server_id, &self.source);
         self.process
             .wait_for_log("binlog stream started", WAIT)
             .await
@@ -81,22 +125,23 @@ impl BridgeUnderTest {
     }
 }
 
-fn spawn(db: &ShopDatabase, server_id: &str) -> Running {
-    Running::spawn(
-        "bridge",
-        &["run"],
-        &[
-            ("FUNNYHAT_ADMIN__LISTEN", "127.0.0.1:0"),
-            ("FUNNYHAT_SOURCE__URL", &env("LEGACY_MYSQL_URL")),
-            ("FUNNYHAT_SOURCE__FLAVOUR", "mariadb"),
-            ("FUNNYHAT_SOURCE__SERVER_ID", server_id),
-            ("FUNNYHAT_SOURCE__TLS_CA", &env("LEGACY_MYSQL_CA")),
-            ("FUNNYHAT_SOURCE__MAPPING", DEMO_MAPPING),
-            ("FUNNYHAT_TARGET__URL", &db.url("bridge")),
-            ("FUNNYHAT_LOG__FORMAT", "json"),
-        ],
-    )
-    .unwrap()
+fn spawn(db: &ShopDatabase, server_id: &str, source: &Source) -> Running {
+    let target = db.url("bridge");
+    let ca = env("LEGACY_MYSQL_CA");
+    let mut envs = vec![
+        ("FUNNYHAT_ADMIN__LISTEN", "127.0.0.1:0"),
+        ("FUNNYHAT_SOURCE__URL", source.url.as_str()),
+        ("FUNNYHAT_SOURCE__FLAVOUR", "mariadb"),
+        ("FUNNYHAT_SOURCE__SERVER_ID", server_id),
+        ("FUNNYHAT_SOURCE__MAPPING", DEMO_MAPPING),
+        ("FUNNYHAT_SOURCE__RESUME", source.resume),
+        ("FUNNYHAT_TARGET__URL", target.as_str()),
+        ("FUNNYHAT_LOG__FORMAT", "json"),
+    ];
+    if source.tls {
+        envs.push(("FUNNYHAT_SOURCE__TLS_CA", ca.as_str()));
+    }
+    Running::spawn("bridge", &["run"], &envs).unwrap()
 }
 
 /// Polls `check` every 50 ms until it holds; fails after [`WAIT`] naming what it waited for.
