@@ -22,14 +22,22 @@ pub struct Admin {
     /// `/healthz` and `/metrics`; keep it on a private address (default loopback).
     #[serde(default = "default_admin")]
     pub listen: SocketAddr,
+    /// `/readyz` fails for a leader whose replica is staler than this (the shop's hard limit).
+    #[serde(default = "default_ready_staleness")]
+    pub ready_max_staleness_secs: f64,
 }
 
 impl Default for Admin {
     fn default() -> Self {
         Self {
             listen: default_admin(),
+            ready_max_staleness_secs: default_ready_staleness(),
         }
     }
+}
+
+const fn default_ready_staleness() -> f64 {
+    120.0
 }
 
 /// The legacy database: replication grants + SELECT on the legacy schema, nothing more.

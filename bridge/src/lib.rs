@@ -57,12 +57,23 @@ async fn run_until_stopped(
     tracing::info!(admin = %admin_addr, flavour = ?settings.source.flavour, "bridge listening");
 
     let stop = CancellationToken::new();
-    let admin = axum::serve(listener, admin::router(health.clone(), metrics))
-        .with_graceful_shutdown(stop.clone().cancelled_owned())
-        .into_future();
+    let admin = axum::serve(
+        listener,
+        admin::router(
+            health.clone(),
+            metrics,
+            settings.admin.ready_max_staleness_secs,
+        ),
+    )
+    .with_graceful_shutdown(stop.clone().cancelled_owned())
+    .into_future();
     let admin = tokio::spawn(admin);
 
-    let replication = tokio::spawn(replicate_until_stopped(settings, stop.clone()));
+    let replication = tokio::spawn(replicate_until_stopped(
+        settings,
+        health.clone(),
+        stop.clone(),
+    ));
 
     let probe_stop = stop.clone();
     let probes = tokio::spawn(async move {
@@ -101,6 +112,7 @@ async fn run_until_stopped(
 /// Loads and checks the mapping, waits for leadership, then replicates until `stop`.
 async fn replicate_until_stopped(
     settings: Settings,
+    health: Arc<admin::Health>,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let mapping = mapping::Mapping::load(&settings.source.mapping)?;
@@ -117,11 +129,14 @@ async fn replicate_until_stopped(
     );
     let instance = replicate::instance_name(settings.source.server_id);
     let target_url = secrecy::ExposeSecret::expose_secret(&settings.target.url).to_owned();
+    health.set_role(admin::Role::Standby);
     let Some(leadership) = leader::acquire(&target_url, &instance, &stop).await? else {
         return Ok(());
     };
+    health.set_role(admin::Role::Leader { staleness: None });
     let replicator = replicate::Replicator {
         source,
+        health,
         resume: settings.source.resume,
         server_id: settings.source.server_id,
         mapping: std::sync::Arc::new(mapping),

@@ -26,6 +26,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 pub struct Replicator {
     pub source: mysql_async::Opts,
+    /// Where `/readyz` reads this leader's staleness.
+    pub health: Arc<crate::admin::Health>,
     pub resume: ResumeMode,
     pub server_id: u32,
     pub mapping: Arc<Mapping>,
@@ -334,6 +336,8 @@ impl Replicator {
             .flatten();
             metrics::gauge!("bridge_replication_lag_seconds")
                 .set(staleness.unwrap_or(f64::INFINITY));
+            self.health
+                .set_role(crate::admin::Role::Leader { staleness });
         }
     }
 }

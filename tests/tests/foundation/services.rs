@@ -170,6 +170,26 @@ async fn the_running_bridge_reaches_both_databases() {
         .unwrap();
     assert_eq!(body["source"], true, "{body}");
     assert_eq!(body["target"], true, "{body}");
+    // The stack's bridge leads and its replica is current.
+    let ready = readiness(&env("BRIDGE_ADMIN_URL"), "leader, replica current").await;
+    assert_eq!(ready["ready"], true, "{ready}");
+}
+
+/// Polls `/readyz` (bounded) until its state is `want`; returns the last body.
+async fn readiness(admin: &str, want: &str) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + START;
+    loop {
+        let body: serde_json::Value = reqwest::get(format!("{admin}/readyz"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if body["state"] == want || tokio::time::Instant::now() > deadline {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
@@ -235,6 +255,9 @@ async fn bridge_stops_cleanly_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+    // The stack's own bridge holds the leader lock on this database: this one stands by, ready.
+    let ready = readiness(&format!("http://{admin}"), "standby").await;
+    assert_eq!(ready["ready"], true, "{ready}");
     let status = bridge.terminate(Duration::from_secs(10)).await.unwrap();
     assert!(
         status.success(),
