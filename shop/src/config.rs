@@ -23,6 +23,8 @@ pub struct Settings {
     #[serde(default)]
     pub basket: Basket,
     #[serde(default)]
+    pub login: Login,
+    #[serde(default)]
     pub log: contracts::settings::Log,
 }
 
@@ -122,6 +124,40 @@ pub struct Basket {
     /// Seconds between runs of the cleanup job.
     #[serde(default = "default_cleanup_interval_secs")]
     pub cleanup_interval_secs: u64,
+}
+
+/// Login rate limits: failures allowed free, then a doubling wait (never a lockout).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    #[serde(default = "default_free_per_account")]
+    pub free_attempts_per_account: u32,
+    #[serde(default = "default_free_per_address")]
+    pub free_attempts_per_address: u32,
+    #[serde(default = "default_max_backoff_secs")]
+    pub max_backoff_secs: u64,
+}
+
+const fn default_free_per_account() -> u32 {
+    5
+}
+
+const fn default_free_per_address() -> u32 {
+    20
+}
+
+const fn default_max_backoff_secs() -> u64 {
+    300
+}
+
+impl Default for Login {
+    fn default() -> Self {
+        Self {
+            free_attempts_per_account: default_free_per_account(),
+            free_attempts_per_address: default_free_per_address(),
+            max_backoff_secs: default_max_backoff_secs(),
+        }
+    }
 }
 
 const fn default_max_line_quantity() -> i32 {

@@ -12,6 +12,9 @@ pub enum AppError {
     /// A POST without the session's CSRF token (or, with no session, from another site).
     #[error("forbidden")]
     Forbidden,
+    /// Too many failed logins for an account or from an address: wait this long (backoff).
+    #[error("login rate limited")]
+    LoginLimited(std::time::Duration),
     /// A form that does not say what it means (a quantity that is not a number).
     #[error("bad form")]
     BadForm,
@@ -58,6 +61,10 @@ impl IntoResponse for AppError {
         let (status, message) = match &self {
             Self::NotFound => (StatusCode::NOT_FOUND, "Sorry, we could not find that page."),
             Self::Forbidden => (StatusCode::FORBIDDEN, FORBIDDEN_TEXT),
+            Self::LoginLimited(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed attempts to log in. Please wait a little and try again.",
+            ),
             Self::BadForm => (
                 StatusCode::BAD_REQUEST,
                 "Sorry, we could not understand that form. Please go back and try again.",
@@ -85,6 +92,12 @@ impl IntoResponse for AppError {
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_SECS),
             );
+        }
+        if let Self::LoginLimited(wait) = self {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
         }
         response
     }

@@ -1,6 +1,7 @@
 //! The Funny Hat web shop: an axum site over the shop's PostgreSQL. It reads the stock replica the
 //! bridge writes (schema `stock`) and never talks to the legacy MySQL. See `docs/ARCHITECTURE.md`.
 
+pub mod accounts;
 pub mod catalog;
 pub mod cli;
 pub mod client_addr;
@@ -11,6 +12,8 @@ pub mod error;
 pub mod jobs;
 pub mod live;
 pub mod migrate;
+pub mod password;
+pub mod rate_limit;
 pub mod routes;
 pub mod session;
 pub mod startup;

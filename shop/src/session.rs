@@ -34,6 +34,8 @@ pub struct Session {
     pub id_hash: Vec<u8>,
     pub csrf_token: String,
     pub basket_id: Option<i64>,
+    /// The logged-in account: (id, username).
+    pub account: Option<(i64, String)>,
 }
 
 /// The session of this request, if any. Never creates one.
@@ -49,6 +51,13 @@ impl Visitor {
 
     pub fn basket_id(&self) -> Option<i64> {
         self.session.as_ref().and_then(|s| s.basket_id)
+    }
+
+    pub fn username(&self) -> Option<&str> {
+        self.session
+            .as_ref()
+            .and_then(|s| s.account.as_ref())
+            .map(|(_, name)| name.as_str())
     }
 }
 
@@ -86,19 +95,23 @@ pub fn has_session_cookie(headers: &HeaderMap, site: &Site) -> bool {
     cookie(headers, site.cookie_name()).is_some()
 }
 
-/// Creates a session with `basket_id` in `tx`; the caller sets the cookie once `tx` commits.
+/// Creates a session with `basket_id` (and, logged in, `account`) in `tx`; the caller sets the
+/// cookie once `tx` commits.
 pub async fn create(
     tx: &mut sqlx::PgConnection,
     basket_id: Option<i64>,
+    account: Option<(i64, String)>,
 ) -> sqlx::Result<NewSession> {
     let cookie_value = random_token();
     let id_hash = hash_id(&cookie_value);
     let csrf_token = random_token();
     sqlx::query!(
-        "INSERT INTO shop.sessions (id_hash, csrf_token, basket_id) VALUES ($1, $2, $3)",
+        "INSERT INTO shop.sessions (id_hash, csrf_token, basket_id, account_id) \
+         VALUES ($1, $2, $3, $4)",
         &id_hash,
         csrf_token,
-        basket_id
+        basket_id,
+        account.as_ref().map(|(id, _)| *id)
     )
     .execute(&mut *tx)
     .await?;
@@ -108,8 +121,37 @@ pub async fn create(
             id_hash,
             csrf_token,
             basket_id,
+            account,
         },
     })
+}
+
+/// Ends a session (logout, or rotation at login): the row goes, so the cookie is worth nothing.
+/// Returns the basket it had, when the row was still there.
+pub async fn destroy(
+    tx: &mut sqlx::PgConnection,
+    id_hash: &[u8],
+) -> sqlx::Result<Option<Option<i64>>> {
+    sqlx::query_scalar!(
+        "DELETE FROM shop.sessions WHERE id_hash = $1 RETURNING basket_id",
+        id_hash
+    )
+    .fetch_optional(tx)
+    .await
+}
+
+/// The `Set-Cookie` value that makes the browser forget the session cookie.
+pub fn clear_cookie(site: &Site) -> HeaderValue {
+    let secure = if site.insecure_dev_cookies {
+        ""
+    } else {
+        "; Secure"
+    };
+    let value = format!(
+        "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}",
+        site.cookie_name()
+    );
+    HeaderValue::from_str(&value).expect("a valid header value")
 }
 
 /// The `Set-Cookie` value for a new session.
@@ -149,8 +191,9 @@ where
         let id_hash = hash_id(value);
         let db = PgPool::from_ref(state);
         let row = sqlx::query!(
-            "UPDATE shop.sessions SET last_seen_at = now() WHERE id_hash = $1 \
-             RETURNING csrf_token, basket_id",
+            r#"UPDATE shop.sessions s SET last_seen_at = now() WHERE id_hash = $1
+               RETURNING csrf_token, basket_id, account_id,
+                 (SELECT username FROM shop.accounts a WHERE a.account_id = s.account_id) AS "username?""#,
             &id_hash
         )
         .fetch_optional(&db)
@@ -160,6 +203,7 @@ where
                 id_hash,
                 csrf_token: r.csrf_token,
                 basket_id: r.basket_id,
+                account: r.account_id.zip(r.username),
             }),
         };
         parts.extensions.insert(visitor.clone());
@@ -236,6 +280,7 @@ mod tests {
                 id_hash: vec![0; 32],
                 csrf_token: "right".to_owned(),
                 basket_id: None,
+                account: None,
             }),
         };
         let none = headers(&[]);

@@ -9,8 +9,10 @@ use crate::config::Settings;
 use crate::domain::stock::LagLimits;
 use crate::live::caps::StreamCaps;
 use crate::live::{self, Live};
+use crate::password::Passwords;
+use crate::rate_limit::{Backoff, Limiter};
 use crate::routes;
-use crate::state::{AppState, BasketLimits, Site};
+use crate::state::{AppState, BasketLimits, LoginLimits, Site};
 use anyhow::Context;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -111,6 +113,18 @@ impl Application {
             Duration::from_secs(settings.live.keep_alive_secs.max(1)),
             CancellationToken::new(),
         ));
+        let passwords = Arc::new(Passwords::new().await?);
+        let max_wait = Duration::from_secs(settings.login.max_backoff_secs.max(1));
+        let login_limits = Arc::new(LoginLimits {
+            account: Limiter::new(Backoff {
+                free_attempts: settings.login.free_attempts_per_account,
+                max_wait,
+            }),
+            address: Limiter::new(Backoff {
+                free_attempts: settings.login.free_attempts_per_address,
+                max_wait,
+            }),
+        });
         Ok(Self {
             public,
             admin,
@@ -120,6 +134,8 @@ impl Application {
                 metrics,
                 catalogue,
                 live,
+                passwords,
+                login_limits,
             },
             listener_db,
             csp,

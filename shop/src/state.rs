@@ -4,6 +4,8 @@
 use crate::catalog::Catalogue;
 use crate::client_addr::IpNet;
 use crate::live::Live;
+use crate::password::Passwords;
+use crate::rate_limit::Limiter;
 use axum::extract::FromRef;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
@@ -16,6 +18,14 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub catalogue: Arc<Catalogue>,
     pub live: Arc<Live>,
+    pub passwords: Arc<Passwords>,
+    pub login_limits: Arc<LoginLimits>,
+}
+
+/// Login rate limits: per account (lower-cased username) and per client address.
+pub struct LoginLimits {
+    pub account: Limiter,
+    pub address: Limiter,
 }
 
 /// Settings the pages need, resolved once at start-up.

@@ -22,6 +22,8 @@ pub struct Layout {
     pub basket_count: i64,
     /// The session's CSRF token for the page's forms; empty without a session.
     pub csrf: String,
+    /// The logged-in customer's username.
+    pub username: Option<String>,
 }
 
 impl Layout {
@@ -37,6 +39,7 @@ impl Layout {
                 current_category: None,
                 basket_count: 0,
                 csrf: String::new(),
+                username: None,
             },
             lag,
         ))
@@ -51,12 +54,14 @@ impl Layout {
             current_category: None,
             basket_count: 0,
             csrf: String::new(),
+            username: None,
         }
     }
 
     /// Adds the visitor's basket count and CSRF token (nothing without a session).
     pub async fn set_visitor(&mut self, db: &PgPool, visitor: &Visitor) -> sqlx::Result<()> {
         self.csrf = visitor.csrf_token().unwrap_or_default().to_owned();
+        self.username = visitor.username().map(str::to_owned);
         self.basket_count = match visitor.basket_id() {
             Some(id) => basket::count(db, id).await?,
             None => 0,

@@ -7,6 +7,7 @@
 //! response to a request carrying the session cookie, or setting it, says `private, no-store`
 //! ([`finish_response`]): it may hold a basket count or a CSRF token.
 
+pub mod account;
 pub mod assets;
 pub mod basket;
 pub mod catalog;
@@ -40,6 +41,15 @@ pub fn public_router() -> Router<AppState> {
         .route("/basket/add", post(basket::add::add_to_basket))
         .route("/basket/update", post(basket::update::update_basket))
         .route("/basket/remove", post(basket::remove::remove_from_basket))
+        .route(
+            "/login",
+            get(account::login::show_login).post(account::login::log_in),
+        )
+        .route(
+            "/register",
+            get(account::register::show_register).post(account::register::register),
+        )
+        .route("/logout", post(account::logout::log_out))
         .route("/contact", get(info::contact::show_contact))
         .route("/returns", get(info::returns::show_returns))
         .route("/privacy", get(info::privacy::show_privacy))

@@ -539,6 +539,59 @@ impl Customer {
     }
 }
 
+impl Customer {
+    /// Registers from the register page; returns the answer (303, or 200 with the form or the
+    /// merge list).
+    pub async fn register(
+        &mut self,
+        username: &str,
+        email: &str,
+        password: &str,
+    ) -> anyhow::Result<Page> {
+        let form = self.get("/register").await?;
+        let csrf = form.csrf().to_owned();
+        self.post(
+            "/register",
+            &[
+                ("username", username),
+                ("email", email),
+                ("password", password),
+                ("csrf", &csrf),
+                ("next", "/"),
+            ],
+        )
+        .await
+    }
+
+    /// Logs in from the login page with `next`; returns the answer.
+    pub async fn login(
+        &mut self,
+        username: &str,
+        password: &str,
+        next: &str,
+    ) -> anyhow::Result<Page> {
+        let form = self.get("/login").await?;
+        let csrf = form.csrf().to_owned();
+        self.post(
+            "/login",
+            &[
+                ("username", username),
+                ("password", password),
+                ("csrf", &csrf),
+                ("next", next),
+            ],
+        )
+        .await
+    }
+
+    /// Logs out with the current page's token.
+    pub async fn logout(&mut self) -> anyhow::Result<Page> {
+        let page = self.get("/").await?;
+        let csrf = page.csrf().to_owned();
+        self.post("/logout", &[("csrf", &csrf)]).await
+    }
+}
+
 pub fn form_body(form: &[(&str, &str)]) -> String {
     let mut out = String::new();
     for (i, (k, v)) in form.iter().enumerate() {

@@ -65,7 +65,7 @@ pub async fn add_to_basket(
         }
         (None, _) => {
             let id = basket::create(&mut tx).await?;
-            new_session = Some(session::create(&mut tx, Some(id)).await?);
+            new_session = Some(session::create(&mut tx, Some(id), None).await?);
             id
         }
     };
