@@ -1,6 +1,6 @@
 //! Headless Chromium (the test stack's chromedriver): an open product page changes its stock line
 //! by itself when stock changes; every catalogue page fits a 375 px phone without sideways scrolling.
-//! Screenshots are kept as artifacts.
+//! A new customer adds hats, registers and keeps the basket. Screenshots are kept as artifacts.
 
 use crate::support::{EVENTUALLY, Hat, ShopUnderTest, eventually};
 use tests::browser::Browser;
@@ -83,5 +83,114 @@ async fn an_open_product_page_updates_itself() {
         phone.screenshot(name).await.unwrap();
     }
     phone.quit().await.unwrap();
+    shop.finish().await.unwrap();
+}
+
+/// A new customer adds two hats without an account, registers, and finds both in the basket; the
+/// account pages fit a phone. No JavaScript is needed for any of it (the forms are plain POSTs).
+#[tokio::test]
+async fn add_two_hats_then_register_and_the_basket_is_kept() {
+    let shop = ShopUnderTest::start(
+        &[Hat::new("1", "Top Hat", 3), Hat::new("2", "Bowler", 40)],
+        &[],
+    )
+    .await
+    .unwrap();
+    let browser = Browser::start(1280, 900).await.unwrap();
+    let count = || async {
+        Ok::<_, anyhow::Error>(
+            browser
+                .eval("return (document.getElementById('basket-count') || {}).textContent || ''")
+                .await?
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    };
+    let at = |path: &'static str| {
+        let browser = &browser;
+        move || async move {
+            Ok(browser
+                .eval("return location.pathname + '|' + document.readyState")
+                .await?
+                == format!("{path}|complete").as_str())
+        }
+    };
+    for (key, expected) in [("1", "1"), ("2", "2")] {
+        browser
+            .goto(&shop.url(&format!("/hats/{key}")))
+            .await
+            .unwrap();
+        browser
+            .eval("document.getElementById('add-to-basket').click(); return true")
+            .await
+            .unwrap();
+        eventually("on the basket page", EVENTUALLY, at("/basket"))
+            .await
+            .unwrap();
+        assert_eq!(count().await.unwrap(), expected);
+    }
+    browser.screenshot("shop-basket-1280").await.unwrap();
+
+    browser.goto(&shop.url("/register")).await.unwrap();
+    browser.screenshot("shop-register-1280").await.unwrap();
+    browser
+        .eval(
+            "document.getElementById('reg-username').value = 'zoe';\
+             document.getElementById('reg-email').value = 'zoe@example.test';\
+             document.getElementById('reg-password').value = 'a-very-funny-hat-42';\
+             document.getElementById('register-submit').click(); return true",
+        )
+        .await
+        .unwrap();
+    eventually("on the welcome page", EVENTUALLY, at("/register"))
+        .await
+        .unwrap();
+    let notes = browser
+        .eval("return document.getElementById('merge-notes').textContent")
+        .await
+        .unwrap();
+    let notes = notes.as_str().unwrap_or_default();
+    assert!(
+        notes.contains("Top Hat") && notes.contains("Bowler"),
+        "{notes}"
+    );
+    browser.screenshot("shop-welcome-1280").await.unwrap();
+    browser.goto(&shop.url("/basket")).await.unwrap();
+    assert_eq!(count().await.unwrap(), "2");
+    let hello = browser
+        .eval("return document.getElementById('signed-in-as').textContent")
+        .await
+        .unwrap();
+    assert_eq!(hello, "Hello, zoe");
+    browser
+        .screenshot("shop-basket-account-1280")
+        .await
+        .unwrap();
+    browser.quit().await.unwrap();
+
+    let phone = Browser::start(375, 800).await.unwrap();
+    for (path, name) in [
+        ("/login", "shop-login-375"),
+        ("/register", "shop-register-375"),
+        ("/basket", "shop-basket-375"),
+    ] {
+        phone.goto(&shop.url(path)).await.unwrap();
+        let overflow = phone
+            .eval("return document.documentElement.scrollWidth - window.innerWidth")
+            .await
+            .unwrap();
+        assert!(
+            overflow.as_i64().unwrap_or(1) <= 0,
+            "{path}: horizontal scroll of {overflow}px at 375px"
+        );
+        phone.screenshot(name).await.unwrap();
+    }
+    phone.quit().await.unwrap();
+    assert_eq!(shop.count("accounts").await.unwrap(), 1);
+    assert_eq!(
+        shop.basket_lines().await.unwrap(),
+        [("1".to_owned(), 1), ("2".to_owned(), 1)]
+    );
     shop.finish().await.unwrap();
 }
