@@ -20,6 +20,41 @@ pub struct Leadership {
     pub epoch: i64,
 }
 
+/// How long a lease lasts; the leader renews it every second, so a standby takes over within
+/// `LEASE` + `RETRY` of the leader stopping.
+pub const LEASE_SECS: f64 = 5.0;
+
+/// Renews this leader's lease; an error when the epoch is no longer ours.
+pub async fn renew(db: &sqlx::PgPool, epoch: i64) -> anyhow::Result<()> {
+    let renewed = sqlx::query(
+        "UPDATE stock.checkpoint SET lease_until = clock_timestamp() + make_interval(secs => $2) WHERE epoch = $1",
+    )
+    .bind(epoch)
+    .bind(LEASE_SECS)
+    .execute(db)
+    .await?
+    .rows_affected();
+    anyhow::ensure!(
+        renewed == 1,
+        "epoch {epoch} is no longer the leader's: stepping down"
+    );
+    Ok(())
+}
+
+/// The backend holding the leader lock, when the leader's lease has expired (by PostgreSQL's clock).
+async fn expired_holder(conn: &mut PgConnection) -> anyhow::Result<Option<i32>> {
+    let holder: Option<i32> = sqlx::query_scalar(
+        "SELECT l.pid FROM pg_locks l, stock.checkpoint c
+         WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND ((l.classid::bigint << 32) | l.objid::bigint) = $1
+           AND c.lease_until < clock_timestamp()",
+    )
+    .bind(LOCK_KEY)
+    .fetch_optional(conn)
+    .await?;
+    Ok(holder)
+}
+
 /// Waits (as a standby, holding no binlog connection) until the lock is ours, then claims the next
 /// epoch. Returns `None` when stopped first.
 pub async fn acquire(
@@ -44,15 +79,29 @@ pub async fn acquire(
             metrics::gauge!("bridge_leader").set(0.0);
             said_standby = true;
         }
+        if let Some(holder) = expired_holder(&mut conn).await? {
+            tracing::warn!(
+                holder,
+                "the leader's lease expired: ending its lock session and taking over"
+            );
+            metrics::counter!("bridge_takeovers_total").increment(1);
+            sqlx::query("SELECT pg_terminate_backend($1)")
+                .bind(holder)
+                .execute(&mut conn)
+                .await?;
+            continue;
+        }
         tokio::select! {
             () = stop.cancelled() => return Ok(None),
             () = tokio::time::sleep(RETRY) => {}
         }
     }
     let epoch: Option<i64> = sqlx::query_scalar(
-        "UPDATE stock.checkpoint SET epoch = epoch + 1, leader = $1 RETURNING epoch",
+        "UPDATE stock.checkpoint SET epoch = epoch + 1, leader = $1,
+             lease_until = clock_timestamp() + make_interval(secs => $2) RETURNING epoch",
     )
     .bind(instance)
+    .bind(LEASE_SECS)
     .fetch_optional(&mut conn)
     .await?;
     // No checkpoint yet: the first snapshot writes the row with epoch 1.

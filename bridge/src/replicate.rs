@@ -198,7 +198,7 @@ impl Replicator {
         };
         let (position, rows) = tokio::try_join!(read, write)?;
         apply::finish_snapshot(&mut tx, generation, &at).await?;
-        sqlx::query(
+        let written = sqlx::query(
             "INSERT INTO stock.checkpoint (id, epoch, leader, source_server, gtid, binlog_file, binlog_pos, generation, snapshot_done, updated_at)
              VALUES (true, $1, $2, $3, $4, $5, $6, $7, true, now())
              ON CONFLICT (id) DO UPDATE SET gtid = EXCLUDED.gtid, binlog_file = EXCLUDED.binlog_file,
@@ -214,7 +214,14 @@ impl Replicator {
         .bind(position.pos as i64)
         .bind(generation)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        // Another bridge took over meanwhile: roll the whole snapshot back.
+        anyhow::ensure!(
+            written == 1,
+            "epoch {} is no longer the leader's: stepping down",
+            self.epoch
+        );
         apply::notify(&mut tx, &StockChanged::all()).await?;
         tx.commit().await.context("snapshot commit")?;
         tracing::info!(rows, generation, position = %position.label(), elapsed = ?started.elapsed(), "snapshot switched in");
@@ -300,6 +307,7 @@ impl Replicator {
                 () = stop.cancelled() => return Ok(()),
                 _ = tick.tick() => {}
             }
+            crate::leader::renew(&self.db, self.epoch).await?;
             let t0: time::OffsetDateTime = sqlx::query_scalar("SELECT clock_timestamp()")
                 .fetch_one(&self.db)
                 .await?;

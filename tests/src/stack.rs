@@ -208,6 +208,15 @@ impl Running {
         })
     }
 
+    /// After the process ended: reads its output to the end (bounded) and returns the whole log.
+    pub async fn log_to_end(&mut self) -> &[String] {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while let Ok(Some(line)) = tokio::time::timeout_at(deadline, self.lines.recv()).await {
+            self.log.push(line);
+        }
+        &self.log
+    }
+
     /// Collects every line logged so far without waiting, and returns the whole log.
     pub fn drain(&mut self) -> &[String] {
         while let Ok(line) = self.lines.try_recv() {

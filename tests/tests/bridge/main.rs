@@ -3,6 +3,7 @@
 //! read from schema `stock`.
 
 mod checks;
+mod ha;
 mod replication;
 mod resume;
 mod support;

@@ -63,6 +63,12 @@ impl BridgeUnderTest {
         this
     }
 
+    /// A second bridge on the same database and source, with a server id of its own.
+    pub fn spawn_second(&self) -> Running {
+        let server_id = (2_000_000 + rand::random::<u32>() % 1_000_000).to_string();
+        spawn(&self.db, &server_id, &self.source)
+    }
+
     /// Stops the process with SIGTERM; it must exit cleanly.
     pub async fn halt(&mut self) {
         let status = self

@@ -1,0 +1,96 @@
+//! Two bridges: the standby holds no binlog connection, takes over within 10 s when the leader is
+//! paused (SIGSTOP), and the old leader, resumed, writes nothing: its epoch is fenced.
+
+use crate::support::{BridgeUnderTest, WAIT, fresh_item_id, stockapp, wait_until};
+use mysql_async::prelude::Queryable;
+use std::time::Duration;
+
+fn signal(pid: u32, sig: &str) {
+    let status = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {sig} {pid}");
+}
+
+#[tokio::test]
+async fn a_paused_leader_is_replaced_and_fenced() {
+    let mut bridge = BridgeUnderTest::start().await;
+    let mut standby = bridge.spawn_second();
+    standby
+        .wait_for_log("another bridge leads; standing by", WAIT)
+        .await
+        .unwrap();
+
+    let leader_pid = bridge.process.child.id().unwrap();
+    signal(leader_pid, "-STOP");
+    // The lease is 5 s and the standby looks every second: 10 s is the promise.
+    standby
+        .wait_for_log("leading", Duration::from_secs(10))
+        .await
+        .unwrap();
+    standby
+        .wait_for_log("binlog stream started", WAIT)
+        .await
+        .unwrap();
+
+    let mut app = stockapp().await;
+    let id = fresh_item_id();
+    app.exec_drop("INSERT INTO items (id, sku, name, category_id, price) VALUES (?, ?, 'HA Hat', 1, '5.0000')", (id, format!("HA-{id}")))
+        .await
+        .unwrap();
+    app.exec_drop(
+        "INSERT INTO stock_levels (item_id, location_id, quantity) VALUES (?, 1, 6)",
+        (id,),
+    )
+    .await
+    .unwrap();
+    wait_until("the new leader applies changes", || async {
+        let on_hand: Option<i32> =
+            sqlx::query_scalar("SELECT on_hand FROM stock.items WHERE item_key = $1")
+                .bind(id.to_string())
+                .fetch_optional(&bridge.shop)
+                .await
+                .unwrap();
+        on_hand == Some(6)
+    })
+    .await;
+
+    // The old leader wakes up: its next write is refused by the epoch, and it stops.
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM stock.change_log")
+        .fetch_one(&bridge.shop)
+        .await
+        .unwrap();
+    signal(leader_pid, "-CONT");
+    let status = tokio::time::timeout(WAIT, bridge.process.child.wait())
+        .await
+        .expect("the old leader exits")
+        .unwrap();
+    assert!(!status.success(), "a fenced leader exits with an error");
+    let log = bridge.process.log_to_end().await.join("\n");
+    assert!(log.contains("no longer the leader"), "{log}");
+    let leader: String = sqlx::query_scalar("SELECT leader FROM stock.checkpoint")
+        .fetch_one(&bridge.shop)
+        .await
+        .unwrap();
+    assert!(
+        !leader.contains(&format!(":{leader_pid}:")),
+        "the checkpoint names the new leader, not {leader_pid}: {leader}"
+    );
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM stock.change_log")
+        .fetch_one(&bridge.shop)
+        .await
+        .unwrap();
+    assert!(after >= before);
+
+    app.exec_drop("DELETE FROM stock_levels WHERE item_id = ?", (id,))
+        .await
+        .unwrap();
+    app.exec_drop("DELETE FROM items WHERE id = ?", (id,))
+        .await
+        .unwrap();
+    let status = standby.terminate(Duration::from_secs(10)).await.unwrap();
+    assert!(status.success());
+    bridge.shop.close().await;
+    bridge.db.drop_now().await.unwrap();
+}
