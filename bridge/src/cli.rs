@@ -22,4 +22,6 @@ pub enum Command {
     Run,
     /// Check the connections to the source and the target once and print what was found.
     Status,
+    /// Compare the replica with a consistent snapshot of the source; exit 0 equal, 1 drift, 2 error.
+    Verify,
 }

@@ -14,6 +14,7 @@ pub mod replicate;
 pub mod sink;
 pub mod source;
 pub mod telemetry;
+pub mod verify;
 
 use anyhow::Context;
 use cli::Command;
@@ -37,6 +38,7 @@ pub async fn run(
     match command {
         Command::Run => run_until_stopped(settings, shutdown).await,
         Command::Status => print_status(&settings).await,
+        Command::Verify => run_verify(&settings).await,
     }
 }
 
@@ -220,12 +222,49 @@ async fn print_status(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The process exit code for an error: a source misconfiguration has its own (10–15), anything
-/// else is 1. Bad settings exit with 2 before this is reached.
+/// Drift found by `bridge verify`: exit code 1 (errors are 2).
+#[derive(Debug, thiserror::Error)]
+#[error("drift: {0} item(s) differ from the source")]
+pub struct Drift(usize);
+
+/// `bridge verify` could not decide: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("verify failed: {0:#}")]
+pub struct VerifyFailed(anyhow::Error);
+
+async fn run_verify(settings: &Settings) -> anyhow::Result<()> {
+    let verdict = async {
+        let mapping = mapping::Mapping::load(&settings.source.mapping)?;
+        let source = source::connect_opts(&settings.source)?;
+        let db = sink::pool(&settings.target)?;
+        verify::verify(&source, &mapping, &db).await
+    };
+    match verdict.await.map_err(VerifyFailed)? {
+        verify::Verdict::Equal { items } => {
+            println!("equal: {items} items match the source");
+            Ok(())
+        }
+        verify::Verdict::Drift { keys } => {
+            for (key, detail) in keys.iter().take(20) {
+                println!("item {key}: {detail}");
+            }
+            Err(Drift(keys.len()).into())
+        }
+    }
+}
+
+/// The process exit code for an error: a source misconfiguration has its own (10–16), `verify`
+/// says 1 for drift and 2 when it could not decide, anything else is 1. Bad settings exit with 2 before this is reached.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
-    error
-        .downcast_ref::<source::checks::SourceProblem>()
-        .map_or(1, source::checks::SourceProblem::exit_code)
+    if error.downcast_ref::<Drift>().is_some() {
+        1
+    } else if error.downcast_ref::<VerifyFailed>().is_some() {
+        2
+    } else {
+        error
+            .downcast_ref::<source::checks::SourceProblem>()
+            .map_or(1, source::checks::SourceProblem::exit_code)
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

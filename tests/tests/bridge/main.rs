@@ -7,3 +7,4 @@ mod ha;
 mod replication;
 mod resume;
 mod support;
+mod verify;

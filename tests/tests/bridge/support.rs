@@ -131,7 +131,27 @@ impl BridgeUnderTest {
     }
 }
 
+/// Runs a one-shot bridge command (`verify`, `status`) on this bridge's database, reading `source`;
+/// returns (exit code, everything it printed).
+pub async fn bridge_command(
+    bridge: &BridgeUnderTest,
+    source: &Source,
+    command: &str,
+) -> (i32, String) {
+    let mut running = spawn_command(&bridge.db, "4242", source, command);
+    let status = tokio::time::timeout(WAIT, running.child.wait())
+        .await
+        .expect("the command ends")
+        .unwrap();
+    let output = running.log_to_end().await.join("\n");
+    (status.code().unwrap_or(-1), output)
+}
+
 fn spawn(db: &ShopDatabase, server_id: &str, source: &Source) -> Running {
+    spawn_command(db, server_id, source, "run")
+}
+
+fn spawn_command(db: &ShopDatabase, server_id: &str, source: &Source, command: &str) -> Running {
     let target = db.url("bridge");
     let ca = env("LEGACY_MYSQL_CA");
     let mut envs = vec![
@@ -147,7 +167,7 @@ fn spawn(db: &ShopDatabase, server_id: &str, source: &Source) -> Running {
     if source.tls {
         envs.push(("FUNNYHAT_SOURCE__TLS_CA", ca.as_str()));
     }
-    Running::spawn("bridge", &["run"], &envs).unwrap()
+    Running::spawn("bridge", &[command], &envs).unwrap()
 }
 
 /// Polls `check` every 50 ms until it holds; fails after [`WAIT`] naming what it waited for.
