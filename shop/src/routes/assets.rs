@@ -24,6 +24,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../static/hat-placeholder.svg"),
     ),
     (
+        "basket-live.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/basket-live.js"),
+    ),
+    (
         "live-stock.js",
         "text/javascript; charset=utf-8",
         include_str!("../static/live-stock.js"),

@@ -38,6 +38,10 @@ pub fn public_router() -> Router<AppState> {
             get(catalog::stock_events::stream_stock),
         )
         .route("/basket", get(basket::show::show_basket))
+        .route(
+            "/basket/stock/events",
+            get(basket::stock_events::stream_basket_stock),
+        )
         .route("/basket/add", post(basket::add::add_to_basket))
         .route("/basket/update", post(basket::update::update_basket))
         .route("/basket/remove", post(basket::remove::remove_from_basket))

@@ -1,8 +1,9 @@
 //! The anonymous basket: add, change and remove with POST forms; availability, price changes and
 //! unavailable hats flagged on the basket page rather than silently changed; the caps; the lag
-//! guard refusing to add while keeping the basket; the cleanup job for old anonymous baskets.
+//! guard refusing to add while keeping the basket; the cleanup job for old anonymous baskets; the
+//! open basket page's live stock flags.
 
-use crate::support::{Customer, EVENTUALLY, Hat, ShopUnderTest, eventually};
+use crate::support::{Customer, EVENTUALLY, EventReader, Hat, ShopUnderTest, Sse, eventually};
 
 #[tokio::test]
 async fn add_change_and_remove_anonymously() {
@@ -268,5 +269,73 @@ async fn old_anonymous_baskets_are_cleaned_up() {
     assert!(basket.body.contains("Your basket is empty."));
     let basket = recent.get("/basket").await.unwrap();
     assert_eq!(basket.basket_count(), Some(2));
+    shop.finish().await.unwrap();
+}
+
+/// The next `basket` event of a basket stream, skipping keep-alives.
+async fn next_basket(events: &mut EventReader) -> anyhow::Result<serde_json::Value> {
+    loop {
+        if let Sse::Event { name, data } = events.next(EVENTUALLY).await?
+            && name == "basket"
+        {
+            return Ok(serde_json::from_str(&data)?);
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_open_basket_page_follows_stock_changes() {
+    let shop = ShopUnderTest::start(
+        &[Hat::new("1", "Top Hat", 5), Hat::new("2", "Bowler", 5)],
+        &[],
+    )
+    .await
+    .unwrap();
+    // No basket, nothing to watch.
+    let nobody = shop
+        .http
+        .get(shop.url("/basket/stock/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nobody.status().as_u16(), 404);
+
+    let mut pat = Customer::new(&shop);
+    let page = pat.add("1", 3).await.unwrap();
+    assert!(page.body.contains("data-events=\"/basket/stock/events\""));
+    assert!(page.body.contains("/static/basket-live.js"));
+    pat.add("2", 1).await.unwrap();
+    let response = shop
+        .http
+        .get(shop.url("/basket/stock/events"))
+        .header("cookie", pat.cookie.clone().unwrap())
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let mut events = EventReader::new(response);
+    let first = next_basket(&mut events).await.unwrap();
+    assert_eq!(
+        first,
+        serde_json::json!({"lines": [["1", ""], ["2", ""]], "refreshing": false})
+    );
+    shop.set_on_hand("1", 2).await.unwrap();
+    let changed = next_basket(&mut events).await.unwrap();
+    assert_eq!(
+        changed["lines"][0],
+        serde_json::json!(["1", "Only 2 available now: please lower the quantity."])
+    );
+    shop.set_on_hand("2", 0).await.unwrap();
+    let changed = next_basket(&mut events).await.unwrap();
+    assert_eq!(
+        changed["lines"][1],
+        serde_json::json!(["2", "Out of stock now: please remove it to continue."])
+    );
+    // The basket itself was not changed.
+    assert_eq!(
+        shop.basket_lines().await.unwrap(),
+        [("1".to_owned(), 3), ("2".to_owned(), 1)]
+    );
     shop.finish().await.unwrap();
 }

@@ -131,6 +131,41 @@ async fn add_two_hats_then_register_and_the_basket_is_kept() {
         assert_eq!(count().await.unwrap(), expected);
     }
     browser.screenshot("shop-basket-1280").await.unwrap();
+    // The open basket page follows stock: a line's flag appears and goes by itself.
+    eventually("the basket stream connected", EVENTUALLY, || async {
+        Ok(browser
+            .eval("return document.documentElement.dataset.liveBasket || ''")
+            .await?
+            == "on")
+    })
+    .await
+    .unwrap();
+    let flag = || async {
+        Ok::<_, anyhow::Error>(
+            browser
+                .eval("return document.querySelector('[data-flag-for=\"1\"]').textContent")
+                .await?
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    };
+    shop.set_on_hand("1", 0).await.unwrap();
+    eventually("the line flagged out of stock", EVENTUALLY, || async {
+        Ok(flag().await?.starts_with("Out of stock now"))
+    })
+    .await
+    .unwrap();
+    browser
+        .screenshot("shop-basket-flagged-1280")
+        .await
+        .unwrap();
+    shop.set_on_hand("1", 3).await.unwrap();
+    eventually("the flag gone again", EVENTUALLY, || async {
+        Ok(flag().await?.is_empty())
+    })
+    .await
+    .unwrap();
 
     browser.goto(&shop.url("/register")).await.unwrap();
     browser.screenshot("shop-register-1280").await.unwrap();

@@ -6,6 +6,7 @@
 pub mod add;
 pub mod remove;
 pub mod show;
+pub mod stock_events;
 pub mod update;
 
 use axum::response::{IntoResponse, Redirect, Response};

@@ -38,7 +38,20 @@ pub struct LineView {
 }
 
 impl LineView {
-    fn new(row: LineRow) -> (Self, Option<Money>) {
+    /// The line's stock flag, as shown on the page and pushed to open pages; empty when fine.
+    pub fn flag(&self) -> String {
+        if self.unavailable {
+            "No longer available: remove it to continue.".to_owned()
+        } else if self.only == Some(0) {
+            "Out of stock now: please remove it to continue.".to_owned()
+        } else if let Some(n) = self.only {
+            format!("Only {n} available now: please lower the quantity.")
+        } else {
+            String::new()
+        }
+    }
+
+    pub fn new(row: LineRow) -> (Self, Option<Money>) {
         let sellable = row.sellable == Some(true) && row.deleted != Some(true);
         let now = row
             .price_minor
@@ -84,6 +97,8 @@ struct BasketPage {
     notice: Option<(bool, String)>,
     csrf: String,
     max_line: i32,
+    /// The live stream's URL, when there is a basket to watch.
+    events: Option<&'static str>,
 }
 
 pub async fn show_basket(
@@ -131,6 +146,7 @@ pub async fn show_basket(
             notice,
             csrf: visitor.csrf_token().unwrap_or_default().to_owned(),
             max_line: limits.max_line_quantity,
+            events: visitor.basket_id().map(|_| "/basket/stock/events"),
         },
     )
 }
