@@ -102,11 +102,14 @@ impl Replicator {
         let freshness = self.freshness(&session_stop);
         let result = tokio::try_join!(reader, applier, freshness).map(drop);
         session_stop.cancel();
-        if let Err(e) = &result
-            && binlog_purged(e)
-        {
+        if let Err(e) = &result {
             // The next session finds no finished snapshot and takes a fresh one.
-            self.mark_for_resnapshot(&format!("{e:#}")).await?;
+            if binlog_purged(e) {
+                self.mark_for_resnapshot("binlog_purged", &format!("{e:#}"))
+                    .await?;
+            } else if let Some(ddl) = e.downcast_ref::<binlog::ResnapshotNeeded>() {
+                self.mark_for_resnapshot("ddl", &ddl.0).await?;
+            }
         }
         result
     }
@@ -114,16 +117,23 @@ impl Replicator {
     /// The binlog at the checkpoint is gone: a loud log line and metric, then a fresh snapshot. The
     /// old rows stay readable meanwhile but count as hard-stale (`snapshot_done = false`).
     async fn resnapshot(&self, why: &str) -> anyhow::Result<Position> {
-        self.mark_for_resnapshot(why).await?;
+        self.mark_for_resnapshot("binlog_purged", why).await?;
         self.snapshot().await
     }
 
-    async fn mark_for_resnapshot(&self, why: &str) -> anyhow::Result<()> {
-        tracing::error!(
-            reason = why,
-            "the binlog at the checkpoint is no longer on the source: taking a fresh snapshot"
-        );
-        metrics::counter!("bridge_resnapshots_total", "reason" => "binlog_purged").increment(1);
+    async fn mark_for_resnapshot(&self, kind: &'static str, why: &str) -> anyhow::Result<()> {
+        if kind == "binlog_purged" {
+            tracing::error!(
+                reason = why,
+                "the binlog at the checkpoint is no longer on the source: taking a fresh snapshot"
+            );
+        } else {
+            tracing::warn!(
+                reason = why,
+                "a mapped table was replaced on the source: taking a fresh snapshot"
+            );
+        }
+        metrics::counter!("bridge_resnapshots_total", "reason" => kind).increment(1);
         let updated = sqlx::query("UPDATE stock.checkpoint SET snapshot_done = false, updated_at = now() WHERE epoch = $1")
             .bind(self.epoch)
             .execute(&self.db)

@@ -215,11 +215,20 @@ pub async fn read(
                 } else if trimmed.eq_ignore_ascii_case("COMMIT")
                     || open.as_ref().is_some_and(|o| o.standalone)
                 {
-                    if !trimmed.eq_ignore_ascii_case("COMMIT") {
+                    let ddl = !trimmed.eq_ignore_ascii_case("COMMIT");
+                    if ddl {
                         tracing::info!(position = %at(), statement = %first_words(trimmed), "DDL on the source");
                     }
                     finish(&mut open, &mut gtid_state, &file, end, &tx).await?;
                     offsets_trusted = true;
+                    if ddl && let Some(table) = replaces_mapped_table(trimmed, &mapping) {
+                        return Err(ResnapshotNeeded(format!(
+                            "`{}` at {} replaced the rows of mapped table {table}",
+                            first_words(trimmed),
+                            at()
+                        ))
+                        .into());
+                    }
                 }
             }
             _ => {}
@@ -295,6 +304,43 @@ fn to_row(names: &[String], row: mysql_async::binlog::row::BinlogRow) -> Row {
     Row::from_pairs(names.iter().cloned().zip(values))
 }
 
+/// A statement after which the replica can no longer follow row by row: the rows of a mapped
+/// table were replaced wholesale (TRUNCATE), or the table under a mapped name changed (RENAME, as
+/// online schema-change tools swap tables, DROP). Only a fresh snapshot puts the replica right.
+#[derive(Debug, thiserror::Error)]
+#[error("fresh snapshot needed: {0}")]
+pub struct ResnapshotNeeded(pub String);
+
+/// The mapped table a DDL statement replaces, if any.
+fn replaces_mapped_table(sql: &str, mapping: &Mapping) -> Option<String> {
+    let normal = sql.replace('`', "").to_ascii_lowercase();
+    let words: Vec<&str> = normal
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == '(')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let replacing = match words.as_slice() {
+        ["truncate", ..] | ["rename", "table", ..] | ["drop", "table", ..] => true,
+        ["alter", "table", ..] => words.contains(&"rename"),
+        _ => false,
+    };
+    if !replacing {
+        return None;
+    }
+    mapping
+        .roles()
+        .into_iter()
+        .filter_map(|role| mapping.table_of(role))
+        .find_map(|table| {
+            let schema_qualified =
+                format!("{}.{}", mapping.source.schema, table).to_ascii_lowercase();
+            let table = table.to_ascii_lowercase();
+            words
+                .iter()
+                .any(|w| **w == table || **w == schema_qualified)
+                .then_some(table)
+        })
+}
+
 fn first_words(sql: &str) -> String {
     sql.split_whitespace().take(4).collect::<Vec<_>>().join(" ")
 }
@@ -349,6 +395,45 @@ impl GtidState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statements_that_replace_mapped_tables_are_recognised() {
+        let mapping: Mapping = contracts::settings::parse(
+            "demo",
+            Some(include_str!("../../mappings/demo.toml")),
+            std::iter::empty(),
+            "",
+        )
+        .unwrap();
+        let hit = |sql: &str| replaces_mapped_table(sql, &mapping);
+        assert_eq!(
+            hit("TRUNCATE TABLE `stock_levels`").as_deref(),
+            Some("stock_levels")
+        );
+        assert_eq!(hit("truncate legacy.items").as_deref(), Some("items"));
+        assert_eq!(
+            hit(
+                "RENAME TABLE stock_levels TO _stock_levels_old, _stock_levels_new TO stock_levels"
+            )
+            .as_deref(),
+            Some("stock_levels")
+        );
+        assert_eq!(
+            hit("DROP TABLE IF EXISTS `legacy`.`locations`").as_deref(),
+            Some("locations")
+        );
+        assert_eq!(
+            hit("ALTER TABLE items RENAME TO items_old").as_deref(),
+            Some("items")
+        );
+        assert_eq!(
+            hit("ALTER TABLE items ADD COLUMN colour VARCHAR(20)"),
+            None,
+            "an added column is harmless"
+        );
+        assert_eq!(hit("TRUNCATE TABLE app_settings"), None);
+        assert_eq!(hit("CREATE TABLE test_scratch_1 (id INT)"), None);
+    }
 
     #[test]
     fn gtid_state_keeps_the_latest_per_domain() {

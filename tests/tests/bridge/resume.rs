@@ -209,3 +209,55 @@ async fn a_different_server_behind_the_checkpoint_is_refused() {
     bridge.shop.close().await;
     bridge.db.drop_now().await.unwrap();
 }
+
+#[tokio::test]
+async fn truncate_and_a_rename_swap_are_followed_by_a_fresh_snapshot() {
+    let (server, source) = scratch_source().await;
+    let mut bridge = BridgeUnderTest::start_on(source).await;
+    let mut root = server.root().await.unwrap();
+    root.query_drop("USE legacy").await.unwrap();
+    add_item(&mut root, 1, 4).await;
+    wait_until("streamed", || async {
+        on_hand(&bridge, 1).await == Some(4)
+    })
+    .await;
+
+    // TRUNCATE writes no row events: only a fresh snapshot shows the levels are gone.
+    root.query_drop("TRUNCATE TABLE stock_levels")
+        .await
+        .unwrap();
+    bridge
+        .process
+        .wait_for_log(
+            "a mapped table was replaced on the source: taking a fresh snapshot",
+            WAIT,
+        )
+        .await
+        .unwrap();
+    wait_until("no stock after the truncate", || async {
+        on_hand(&bridge, 1).await == Some(0)
+    })
+    .await;
+
+    // An online schema change swaps a rebuilt copy in under the mapped name.
+    root.query_drop(
+        "CREATE TABLE stock_levels_new LIKE stock_levels;
+         INSERT INTO stock_levels_new (item_id, location_id, quantity) VALUES (1, 1, 9);
+         RENAME TABLE stock_levels TO stock_levels_old, stock_levels_new TO stock_levels",
+    )
+    .await
+    .unwrap();
+    wait_until("the swapped-in table's stock", || async {
+        on_hand(&bridge, 1).await == Some(9)
+    })
+    .await;
+    // And streaming goes on from the new table.
+    root.query_drop("UPDATE stock_levels SET quantity = 2 WHERE item_id = 1")
+        .await
+        .unwrap();
+    wait_until("streams again after the swap", || async {
+        on_hand(&bridge, 1).await == Some(2)
+    })
+    .await;
+    bridge.stop().await;
+}
