@@ -161,9 +161,12 @@ pub fn set_cookie(site: &Site, cookie_value: &str) -> HeaderValue {
     } else {
         "; Secure"
     };
+    // Persistent for as long as an idle session is kept (`basket.anonymous_days`), so an anonymous
+    // basket outlives closing the browser.
     let value = format!(
-        "{}={cookie_value}; Path=/; HttpOnly; SameSite=Lax{secure}",
-        site.cookie_name()
+        "{}={cookie_value}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        site.cookie_name(),
+        i64::from(site.session_days) * 86_400
     );
     HeaderValue::from_str(&value).expect("a base64url token is a valid header value")
 }

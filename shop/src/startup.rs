@@ -84,6 +84,7 @@ impl Application {
             media_base_url: settings.media.base_url.clone(),
             trusted_proxies: settings.http.trusted_proxies.clone(),
             insecure_dev_cookies: settings.http.insecure_dev_cookies,
+            session_days: settings.basket.anonymous_days.max(1),
             basket: BasketLimits {
                 max_line_quantity: settings.basket.max_line_quantity.max(1),
                 max_lines: settings.basket.max_lines.max(1),

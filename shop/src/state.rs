@@ -37,6 +37,8 @@ pub struct Site {
     pub trusted_proxies: Vec<IpNet>,
     /// `http.insecure_dev_cookies`: the session cookie without `Secure` (and without `__Host-`).
     pub insecure_dev_cookies: bool,
+    /// Days an idle session (and an anonymous basket) is kept: the cookie's `Max-Age`.
+    pub session_days: i32,
     pub basket: BasketLimits,
 }
 

@@ -79,7 +79,13 @@ async fn the_production_cookie_is_host_prefixed_secure_and_stored_hashed() {
     assert_eq!(name, "__Host-funnyhat-session");
     assert_eq!(value.len(), 43, "256 random bits, base64url");
     let attributes: Vec<&str> = attributes.split(';').map(str::trim).collect();
-    for wanted in ["Path=/", "HttpOnly", "SameSite=Lax", "Secure"] {
+    for wanted in [
+        "Path=/",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Secure",
+        "Max-Age=2592000",
+    ] {
         assert!(attributes.contains(&wanted), "{wanted} in {set}");
     }
     assert!(!set.contains("Domain"), "{set}");
