@@ -2,6 +2,7 @@
 //! every rule here is tested beside the code.
 
 pub mod account;
+pub mod address;
 pub mod paging;
 pub mod search;
 pub mod stock;

@@ -54,6 +54,15 @@ pub fn public_router() -> Router<AppState> {
             get(account::register::show_register).post(account::register::register),
         )
         .route("/logout", post(account::logout::log_out))
+        .route("/account", get(account::profile::show_profile))
+        .route(
+            "/account/addresses",
+            post(account::add_address::add_address),
+        )
+        .route(
+            "/account/addresses/delete",
+            post(account::delete_address::delete_address),
+        )
         .route("/contact", get(info::contact::show_contact))
         .route("/returns", get(info::returns::show_returns))
         .route("/privacy", get(info::privacy::show_privacy))

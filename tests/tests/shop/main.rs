@@ -12,6 +12,7 @@ mod catalogue;
 mod end_to_end;
 mod lag;
 mod live;
+mod profile;
 mod search;
 mod sessions;
 mod support;

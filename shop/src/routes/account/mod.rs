@@ -4,8 +4,11 @@
 //! success the customer goes to `?next=` when it is a local path, otherwise `/`; when the merge
 //! changed anything they first see what changed.
 
+pub mod add_address;
+pub mod delete_address;
 pub mod login;
 pub mod logout;
+pub mod profile;
 pub mod register;
 
 use crate::accounts::{MergeNote, SignedIn};
