@@ -4,7 +4,7 @@
 //! memory. Positions and GTIDs travel with every transaction; errors name the position.
 
 use super::values::Row;
-use super::{Position, clean_binlog_name};
+use super::{Position, rotate_file_name};
 use crate::config::ResumeMode;
 use crate::mapping::{Change, Mapping};
 use anyhow::Context;
@@ -94,6 +94,10 @@ pub async fn read(
             .with_pos(from.pos)
     };
     let mut offsets_trusted = !by_gtid;
+    // Whether events end with a CRC32 (the first ROTATE's name then carries its 4 bytes).
+    let checksum: Option<String> = conn.query_first("SELECT @@global.binlog_checksum").await?;
+    let checksummed = checksum.is_some_and(|c| !c.eq_ignore_ascii_case("NONE"));
+    let mut seen_format_description = false;
     let mut stream = conn
         .get_binlog_stream(request)
         .await
@@ -142,8 +146,10 @@ pub async fn read(
             .read_data()
             .with_context(|| format!("binlog: bad event at {}", at()))?;
         match data {
+            Some(EventData::FormatDescriptionEvent(_)) => seen_format_description = true,
             Some(EventData::RotateEvent(rotate)) => {
-                let next = clean_binlog_name(&rotate.name());
+                let next =
+                    rotate_file_name(rotate.name_raw(), !seen_format_description, checksummed);
                 // The first (fake) rotate names the file we asked for: never a step back.
                 if next != file {
                     file = next;

@@ -76,20 +76,17 @@ impl Position {
     }
 }
 
-/// MariaDB's first (fake) ROTATE arrives before the format description, so the parser does not yet
-/// know the events carry a CRC32 and leaves its 4 bytes at the end of the file name. File names are
-/// `<base>.<6 digits>`: cut anything after the digits.
-pub fn clean_binlog_name(raw: &str) -> String {
-    match raw.rfind('.') {
-        Some(dot) => {
-            let digits = raw[dot + 1..]
-                .bytes()
-                .take_while(u8::is_ascii_digit)
-                .count();
-            raw[..dot + 1 + digits].to_owned()
-        }
-        None => raw.to_owned(),
-    }
+/// The file name a ROTATE event carries. The first (fake) ROTATE of a stream arrives before the
+/// format description, so the parser does not yet know the events end with a CRC32 and leaves its 4
+/// bytes on the name: those are cut by count, never by guessing which bytes look like digits (a CRC
+/// byte can be an ASCII digit).
+pub fn rotate_file_name(raw: &[u8], before_format_description: bool, checksummed: bool) -> String {
+    let name = if before_format_description && checksummed && raw.len() > 4 {
+        &raw[..raw.len() - 4]
+    } else {
+        raw
+    };
+    String::from_utf8_lossy(name).into_owned()
 }
 
 #[cfg(test)]
@@ -99,10 +96,22 @@ mod tests {
     #[test]
     fn rotate_names_lose_their_crc_bytes() {
         assert_eq!(
-            clean_binlog_name("binlog.000002B\u{fffd}\u{fffd}"),
+            rotate_file_name(b"binlog.000002B\xfe\x01\x9a", true, true),
             "binlog.000002"
         );
-        assert_eq!(clean_binlog_name("mysql-bin.000011"), "mysql-bin.000011");
+        // A CRC that starts with an ASCII digit ('7') must not become part of the number.
+        assert_eq!(
+            rotate_file_name(b"binlog.0000017\x00\x12\x34", true, true),
+            "binlog.000001"
+        );
+        assert_eq!(
+            rotate_file_name(b"mysql-bin.000011", false, true),
+            "mysql-bin.000011"
+        );
+        assert_eq!(
+            rotate_file_name(b"mysql-bin.000011", true, false),
+            "mysql-bin.000011"
+        );
     }
 
     #[test]
