@@ -1,9 +1,8 @@
 //! `GET /categories/{slug}`: the hats of one category (categories come from the replica's
 //! `category` names; the slug is made from the name).
 
-use super::view::{self, CardView, Pager};
+use super::view::{CardView, ListPage, Pager, PagerLink};
 use crate::catalog::{Catalogue, ListKey};
-use crate::domain::paging::Page;
 use crate::error::AppError;
 use crate::routes::layout::Layout;
 use crate::routes::{PathText, QueryParams, page};
@@ -44,16 +43,22 @@ pub async fn show_category(
         .ok_or(AppError::NotFound)?;
     layout.current_category = Some(slug.clone());
     let hats = catalogue.list(&ListKey::Category(name.clone())).await?;
-    let at = Page::clamp(
-        params.get("page"),
-        hats.len(),
-        catalogue.settings().page_size,
-    );
-    let cards = view::cards(
+    let base = format!("/categories/{slug}");
+    let link = PagerLink {
+        base: &base,
+        extra: &[],
+    };
+    let ListPage {
+        cards,
+        total,
+        pager,
+    } = ListPage::of(
         &catalogue,
-        &hats[at.range(hats.len())],
+        &hats,
         lag,
         &site.media_base_url,
+        params.get("page"),
+        link,
     );
     page(
         StatusCode::OK,
@@ -61,8 +66,8 @@ pub async fn show_category(
             layout,
             name,
             cards,
-            total: hats.len(),
-            pager: Pager::new(&at, &format!("/categories/{slug}"), &[]),
+            total,
+            pager,
         },
     )
 }

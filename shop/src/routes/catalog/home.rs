@@ -1,8 +1,7 @@
 //! `GET /`: the home page, every hat for sale by name, a page at a time (`?page=`, clamped).
 
-use super::view::{self, CardView, Pager};
+use super::view::{CardView, ListPage, Pager, PagerLink};
 use crate::catalog::{Catalogue, ListKey};
-use crate::domain::paging::Page;
 use crate::error::AppError;
 use crate::routes::layout::Layout;
 use crate::routes::{QueryParams, page};
@@ -34,24 +33,29 @@ pub async fn show_home(
     let (mut layout, lag) = Layout::load(&catalogue).await?;
     layout.set_visitor(&db, &visitor).await?;
     let hats = catalogue.list(&ListKey::All).await?;
-    let at = Page::clamp(
-        params.get("page"),
-        hats.len(),
-        catalogue.settings().page_size,
-    );
-    let cards = view::cards(
+    let link = PagerLink {
+        base: "/",
+        extra: &[],
+    };
+    let ListPage {
+        cards,
+        total,
+        pager,
+    } = ListPage::of(
         &catalogue,
-        &hats[at.range(hats.len())],
+        &hats,
         lag,
         &site.media_base_url,
+        params.get("page"),
+        link,
     );
     page(
         StatusCode::OK,
         &HomePage {
             layout,
             cards,
-            total: hats.len(),
-            pager: Pager::new(&at, "/", &[]),
+            total,
+            pager,
         },
     )
 }

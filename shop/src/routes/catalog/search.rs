@@ -1,9 +1,8 @@
 //! `GET /search?q=…&page=…`: hats whose name, category, SKU or description contain every word.
 //! Any input is safe: `%`, `_` and `\` match themselves, long input is truncated, bad pages clamp.
 
-use super::view::{self, CardView, Pager};
+use super::view::{CardView, ListPage, Pager, PagerLink};
 use crate::catalog::{Catalogue, ListKey};
-use crate::domain::paging::Page;
 use crate::domain::search::SearchQuery;
 use crate::error::AppError;
 use crate::routes::layout::Layout;
@@ -42,27 +41,31 @@ pub async fn show_search(
         Some(q) => catalogue.list(&ListKey::Search(q.clone())).await?,
         None => Arc::new(Vec::new()),
     };
-    let at = Page::clamp(
-        params.get("page"),
-        hats.len(),
-        catalogue.settings().page_size,
-    );
-    let cards = view::cards(
-        &catalogue,
-        &hats[at.range(hats.len())],
-        lag,
-        &site.media_base_url,
-    );
     let text = query.as_ref().map(|q| q.text().to_owned());
     layout.query = text.clone().unwrap_or_default();
-    let pager = Pager::new(&at, "/search", &[("q", text.as_deref().unwrap_or(""))]);
+    let link = PagerLink {
+        base: "/search",
+        extra: &[("q", text.as_deref().unwrap_or(""))],
+    };
+    let ListPage {
+        cards,
+        total,
+        pager,
+    } = ListPage::of(
+        &catalogue,
+        &hats,
+        lag,
+        &site.media_base_url,
+        params.get("page"),
+        link,
+    );
     page(
         StatusCode::OK,
         &SearchPage {
             layout,
             query: text,
             cards,
-            total: hats.len(),
+            total,
             pager,
         },
     )

@@ -81,6 +81,39 @@ pub fn product_href(item_key: &str) -> String {
     format!("/hats/{}", path_segment(item_key))
 }
 
+/// One page of a list of hats, as the list pages (home, category, search) show it.
+pub struct ListPage {
+    pub cards: Vec<CardView>,
+    /// How many hats the whole list has.
+    pub total: usize,
+    pub pager: Pager,
+}
+
+/// Where a list's pager links: the list's path and the query parameters to keep.
+pub struct PagerLink<'a> {
+    pub base: &'a str,
+    pub extra: &'a [(&'a str, &'a str)],
+}
+
+impl ListPage {
+    /// The `page` (clamped to the list) of `hats`, with stock words for `lag`.
+    pub fn of(
+        catalogue: &Catalogue,
+        hats: &[Card],
+        lag: Lag,
+        media_base_url: &str,
+        page: Option<&str>,
+        link: PagerLink<'_>,
+    ) -> Self {
+        let at = Page::clamp(page, hats.len(), catalogue.settings().page_size);
+        Self {
+            cards: cards(catalogue, &hats[at.range(hats.len())], lag, media_base_url),
+            total: hats.len(),
+            pager: Pager::new(&at, link.base, link.extra),
+        }
+    }
+}
+
 pub fn cards(
     catalogue: &Catalogue,
     cards: &[Card],
