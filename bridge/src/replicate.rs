@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+/// Snapshot rows written per statement.
+const SNAPSHOT_CHUNK: usize = 2000;
+
 /// Whole source transactions per PostgreSQL transaction, at most.
 const MAX_BATCH: usize = 256;
 /// Transactions read ahead of the applier before reading pauses.
@@ -199,10 +202,19 @@ impl Replicator {
         let read = source::snapshot::read(&self.source, &self.mapping, out);
         let write = async {
             let mut touched = Touched::default();
-            let mut rows = 0u64;
-            while let Some(change) = changes.recv().await {
-                apply::apply_change(&mut tx, &target, &change, &at, &mut touched).await?;
-                rows += 1;
+            let (mut rows, mut chunk) = (0u64, Vec::with_capacity(SNAPSHOT_CHUNK));
+            loop {
+                let more = changes.recv_many(&mut chunk, SNAPSHOT_CHUNK).await > 0;
+                if !chunk.is_empty() && (chunk.len() >= SNAPSHOT_CHUNK || !more) {
+                    let labelled: Vec<(&str, &Change)> =
+                        chunk.iter().map(|c| (at.as_str(), c)).collect();
+                    apply::apply_changes(&mut tx, &target, &labelled, &mut touched).await?;
+                    rows += chunk.len() as u64;
+                    chunk.clear();
+                }
+                if !more {
+                    break;
+                }
             }
             anyhow::Ok(rows)
         };
@@ -273,23 +285,34 @@ impl Replicator {
         let mut tx = self.db.begin().await?;
         let mut touched = Touched::default();
         let mut last: Option<Position> = None;
-        let (mut transactions, mut rows) = (0u64, 0u64);
+        // (position label, changes) of each source transaction, in commit order.
+        let mut transactions: Vec<(String, Vec<Change>)> = Vec::new();
         for item in batch {
             match item {
                 Item::Transaction(txn) => {
                     let label = txn.gtid.clone().unwrap_or_else(|| txn.end.label());
-                    for change in &txn.changes {
-                        apply::apply_change(&mut tx, target, change, &label, &mut touched).await?;
-                    }
-                    apply::log_transaction(&mut tx, &label, txn.changes.len()).await?;
-                    rows += txn.changes.len() as u64;
-                    transactions += 1;
+                    transactions.push((label, txn.changes));
                     last = Some(txn.end);
                 }
                 Item::Progress(position) => last = Some(position),
             }
         }
         let Some(last) = last else { return Ok(()) };
+        let changes: Vec<(&str, &Change)> = transactions
+            .iter()
+            .flat_map(|(label, changes)| changes.iter().map(move |c| (label.as_str(), c)))
+            .collect();
+        apply::apply_changes(&mut tx, target, &changes, &mut touched).await?;
+        let logged: Vec<(&str, usize)> = transactions
+            .iter()
+            .map(|(label, changes)| (label.as_str(), changes.len()))
+            .collect();
+        apply::log_transactions(&mut tx, &logged).await?;
+        let rows: u64 = transactions
+            .iter()
+            .map(|(_, changes)| changes.len() as u64)
+            .sum();
+        let transactions = transactions.len() as u64;
         apply::recompute(&mut tx, &touched).await?;
         apply::move_checkpoint(&mut tx, self.epoch, &last).await?;
         if !touched.items.is_empty() {

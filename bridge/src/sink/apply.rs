@@ -6,24 +6,15 @@
 use crate::mapping::{Change, ItemRow, LevelRow, LookupRow, Role};
 use crate::source::Position;
 use anyhow::Context;
-use contracts::{ItemKey, StockChanged};
+use contracts::StockChanged;
 use sqlx::{PgConnection, Postgres, Transaction};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// What one transaction's changes touched, for the recomputations and the notification.
 #[derive(Debug, Default)]
 pub struct Touched {
     pub items: BTreeSet<String>,
     pub skus: BTreeSet<String>,
-}
-
-impl Touched {
-    fn item(&mut self, key: Option<String>) {
-        self.items.extend(key);
-    }
-    fn sku(&mut self, sku: Option<String>) {
-        self.skus.extend(sku);
-    }
 }
 
 /// The fixed parts of an apply: which source tables the rows come from and the generation.
@@ -37,195 +28,295 @@ pub struct Target<'a> {
     pub unknown_location_sellable: bool,
 }
 
-/// Applies one change inside `tx`.
-pub async fn apply_change(
+/// Applies a batch of changes inside `tx`, set-based: one statement per table and kind of change.
+/// Every change is a full row image (or a delete) by the source row's key, so within a batch the
+/// last change of a key is its final state; lookups go first so items and levels resolve against
+/// them. `at` of each change is the source position it came from.
+pub async fn apply_changes(
     tx: &mut PgConnection,
     target: &Target<'_>,
-    change: &Change,
-    at: &str,
+    changes: &[(&str, &Change)],
     touched: &mut Touched,
 ) -> anyhow::Result<()> {
-    match change {
-        Change::Item {
-            key,
-            row: Some(row),
-        } => upsert_item(tx, target, key, row, at, touched).await,
-        Change::Item { key, row: None } => {
-            let sku: Option<Option<String>> = sqlx::query_scalar(
-                "UPDATE stock.items SET deleted = true, changed_at = $2, updated_at = now() WHERE item_key = $1 RETURNING sku",
-            )
-            .bind(key.as_str())
-            .bind(at)
-            .fetch_optional(&mut *tx)
-            .await?;
-            touched.item(Some(key.as_str().to_owned()));
-            touched.sku(sku.flatten());
-            Ok(())
-        }
-        Change::Level {
-            key,
-            row: Some(row),
-        } => upsert_level(tx, target, key, row, at, touched).await,
-        Change::Level { key, row: None } => {
-            let old: Option<String> = sqlx::query_scalar("DELETE FROM stock.levels WHERE source_table = $1 AND row_key = $2 RETURNING item_key")
-                .bind(target.levels_table)
-                .bind(key)
-                .fetch_optional(&mut *tx)
-                .await?;
-            touched.item(old);
-            Ok(())
-        }
-        Change::Lookup { role, key, row } => {
-            apply_lookup(tx, *role, key, row.as_ref(), at, target.generation, touched).await
+    let mut items: HashMap<&str, (&str, Option<&ItemRow>)> = HashMap::new();
+    let mut levels: HashMap<&str, (&str, Option<&LevelRow>)> = HashMap::new();
+    let mut lookups: HashMap<(&'static str, &str), (&str, Option<&LookupRow>)> = HashMap::new();
+    for &(at, change) in changes {
+        match change {
+            Change::Item { key, row } => {
+                items.insert(key.as_str(), (at, row.as_ref()));
+            }
+            Change::Level { key, row } => {
+                levels.insert(key.as_str(), (at, row.as_ref()));
+            }
+            Change::Lookup { role, key, row } => {
+                lookups.insert((role.lookup_name(), key.as_str()), (at, row.as_ref()));
+            }
         }
     }
+    apply_lookups(tx, target.generation, &lookups, touched).await?;
+    apply_items(tx, target, &items, touched).await?;
+    apply_levels(tx, target, &levels, touched).await
 }
 
-async fn upsert_item(
+async fn apply_lookups(
     tx: &mut PgConnection,
-    target: &Target<'_>,
-    key: &ItemKey,
-    row: &ItemRow,
-    at: &str,
+    generation: i64,
+    lookups: &HashMap<(&'static str, &str), (&str, Option<&LookupRow>)>,
     touched: &mut Touched,
 ) -> anyhow::Result<()> {
-    let quarantine = row
-        .quarantine
-        .as_ref()
-        .map(|reason| format!("at {at}: {reason}"));
-    if quarantine.is_some() {
-        metrics::counter!("bridge_rows_quarantined_total", "table" => target.items_table.to_owned()).increment(1);
+    if lookups.is_empty() {
+        return Ok(());
     }
-    let old_sku: Option<Option<String>> = sqlx::query_scalar(
-        "WITH old AS (SELECT sku FROM stock.items WHERE item_key = $1)
-         INSERT INTO stock.items (item_key, source_table, sku, name, description, category_key, category,
+    let (mut tables, mut keys, mut labels, mut flags, mut ats) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut gone_tables, mut gone_keys) = (vec![], vec![]);
+    for ((table, key), (at, row)) in lookups {
+        match row {
+            Some(row) => {
+                tables.push(*table);
+                keys.push(*key);
+                labels.push(row.label.as_deref());
+                flags.push(row.flag);
+                ats.push(*at);
+            }
+            None => {
+                gone_tables.push(*table);
+                gone_keys.push(*key);
+            }
+        }
+    }
+    sqlx::query(
+        "INSERT INTO stock.lookups (source_table, row_key, label, flag, generation, changed_at)
+         SELECT t.s, t.k, t.l, t.f, $5, t.a FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bool[], $6::text[]) AS t(s, k, l, f, a)
+         ON CONFLICT (source_table, row_key) DO UPDATE SET label = EXCLUDED.label, flag = EXCLUDED.flag,
+             generation = EXCLUDED.generation, changed_at = EXCLUDED.changed_at",
+    )
+    .bind(&tables)
+    .bind(&keys)
+    .bind(&labels)
+    .bind(&flags)
+    .bind(generation)
+    .bind(&ats)
+    .execute(&mut *tx)
+    .await
+    .context("upsert lookups")?;
+    sqlx::query("DELETE FROM stock.lookups WHERE (source_table, row_key) IN (SELECT * FROM UNNEST($1::text[], $2::text[]))")
+        .bind(&gone_tables)
+        .bind(&gone_keys)
+        .execute(&mut *tx)
+        .await
+        .context("delete lookups")?;
+    // Dependents follow in the same transaction: a renamed category renames its items' category,
+    // a location that stops being for sale stops counting (an unknown location does not count).
+    let changed = |name: &str| -> Vec<&str> {
+        lookups
+            .keys()
+            .filter(|(t, _)| *t == name)
+            .map(|(_, k)| *k)
+            .collect()
+    };
+    let renamed: Vec<String> = sqlx::query_scalar(
+        "UPDATE stock.items i SET category = x.label, updated_at = now()
+         FROM (SELECT k, l.label FROM UNNEST($1::text[]) AS k
+               LEFT JOIN stock.lookups l ON l.source_table = 'categories' AND l.row_key = k) x
+         WHERE i.category_key = x.k AND i.category IS DISTINCT FROM x.label RETURNING i.item_key",
+    )
+    .bind(changed(Role::Categories.lookup_name()))
+    .fetch_all(&mut *tx)
+    .await?;
+    let moved: Vec<String> = sqlx::query_scalar(
+        "UPDATE stock.levels v SET sellable = x.flag
+         FROM (SELECT k, COALESCE(l.flag, false) AS flag FROM UNNEST($1::text[]) AS k
+               LEFT JOIN stock.lookups l ON l.source_table = 'locations' AND l.row_key = k) x
+         WHERE v.location_key = x.k AND v.sellable <> x.flag RETURNING v.item_key",
+    )
+    .bind(changed(Role::Locations.lookup_name()))
+    .fetch_all(&mut *tx)
+    .await?;
+    touched.items.extend(renamed);
+    touched.items.extend(moved);
+    Ok(())
+}
+
+async fn apply_items(
+    tx: &mut PgConnection,
+    target: &Target<'_>,
+    items: &HashMap<&str, (&str, Option<&ItemRow>)>,
+    touched: &mut Touched,
+) -> anyhow::Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let all: Vec<&str> = items.keys().copied().collect();
+    // The SKUs the items had before: a SKU an item leaves may stop being a duplicate.
+    let old_skus: Vec<String> = sqlx::query_scalar(
+        "SELECT sku FROM stock.items WHERE item_key = ANY($1) AND sku IS NOT NULL",
+    )
+    .bind(&all)
+    .fetch_all(&mut *tx)
+    .await?;
+    touched.skus.extend(old_skus);
+    let mut up = ItemColumns::default();
+    let (mut gone, mut gone_at) = (vec![], vec![]);
+    for (key, (at, row)) in items {
+        match row {
+            Some(row) => {
+                if row.quarantine.is_some() {
+                    metrics::counter!("bridge_rows_quarantined_total", "table" => target.items_table.to_owned()).increment(1);
+                }
+                up.push(key, at, row);
+                touched.skus.extend(row.sku.clone());
+            }
+            None => {
+                gone.push(*key);
+                gone_at.push(*at);
+            }
+        }
+    }
+    sqlx::query(
+        "INSERT INTO stock.items (item_key, source_table, sku, name, description, category_key, category,
                                   price_minor, currency, price_includes_vat, deleted, quarantine_reason,
                                   generation, changed_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6,
-                 (SELECT label FROM stock.lookups WHERE source_table = 'categories' AND row_key = $6),
-                 $7, $8, $9, $10, $11, $12, $13, now())
+         SELECT t.k, $11, t.sku, t.name, t.descr, t.cat,
+                (SELECT label FROM stock.lookups WHERE source_table = 'categories' AND row_key = t.cat),
+                t.price, $12, t.vat, t.del, t.q, $13, t.at, now()
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::bool[],
+                     $8::bool[], $9::text[], $10::text[]) AS t(k, sku, name, descr, cat, price, vat, del, q, at)
          ON CONFLICT (item_key) DO UPDATE SET
              source_table = EXCLUDED.source_table, sku = EXCLUDED.sku, name = EXCLUDED.name,
              description = EXCLUDED.description, category_key = EXCLUDED.category_key,
              category = EXCLUDED.category, price_minor = EXCLUDED.price_minor, currency = EXCLUDED.currency,
              price_includes_vat = EXCLUDED.price_includes_vat, deleted = EXCLUDED.deleted,
              quarantine_reason = EXCLUDED.quarantine_reason, generation = EXCLUDED.generation,
-             changed_at = EXCLUDED.changed_at, updated_at = now()
-         RETURNING (SELECT sku FROM old)",
+             changed_at = EXCLUDED.changed_at, updated_at = now()",
     )
-    .bind(key.as_str())
+    .bind(&up.keys)
+    .bind(&up.skus)
+    .bind(&up.names)
+    .bind(&up.descriptions)
+    .bind(&up.categories)
+    .bind(&up.prices)
+    .bind(&up.vat)
+    .bind(&up.deleted)
+    .bind(&up.quarantine)
+    .bind(&up.ats)
     .bind(target.items_table)
-    .bind(&row.sku)
-    .bind(&row.name)
-    .bind(&row.description)
-    .bind(&row.category_key)
-    .bind(row.price_minor)
     .bind(target.currency)
-    .bind(row.price_includes_vat)
-    .bind(row.deleted)
-    .bind(&quarantine)
     .bind(target.generation)
-    .bind(at)
-    .fetch_optional(&mut *tx)
+    .execute(&mut *tx)
     .await
-    .with_context(|| format!("upsert item {key} at {at}"))?;
-    touched.item(Some(key.as_str().to_owned()));
-    touched.sku(old_sku.flatten());
-    touched.sku(row.sku.clone());
+    .context("upsert items")?;
+    // A hard delete is a tombstone: orders refer to the item, and the key may come back.
+    sqlx::query(
+        "UPDATE stock.items i SET deleted = true, changed_at = t.at, updated_at = now()
+         FROM UNNEST($1::text[], $2::text[]) AS t(k, at) WHERE i.item_key = t.k",
+    )
+    .bind(&gone)
+    .bind(&gone_at)
+    .execute(&mut *tx)
+    .await
+    .context("tombstone items")?;
+    touched.items.extend(all.into_iter().map(str::to_owned));
     Ok(())
 }
 
-async fn upsert_level(
+/// Item upserts as one array per column, for `UNNEST`.
+#[derive(Default)]
+struct ItemColumns<'a> {
+    keys: Vec<&'a str>,
+    skus: Vec<Option<&'a str>>,
+    names: Vec<&'a str>,
+    descriptions: Vec<Option<&'a str>>,
+    categories: Vec<Option<&'a str>>,
+    prices: Vec<Option<i64>>,
+    vat: Vec<bool>,
+    deleted: Vec<bool>,
+    quarantine: Vec<Option<String>>,
+    ats: Vec<&'a str>,
+}
+
+impl<'a> ItemColumns<'a> {
+    fn push(&mut self, key: &'a str, at: &'a str, row: &'a ItemRow) {
+        self.keys.push(key);
+        self.skus.push(row.sku.as_deref());
+        self.names.push(&row.name);
+        self.descriptions.push(row.description.as_deref());
+        self.categories.push(row.category_key.as_deref());
+        self.prices.push(row.price_minor);
+        self.vat.push(row.price_includes_vat);
+        self.deleted.push(row.deleted);
+        self.quarantine.push(
+            row.quarantine
+                .as_ref()
+                .map(|reason| format!("at {at}: {reason}")),
+        );
+        self.ats.push(at);
+    }
+}
+
+async fn apply_levels(
     tx: &mut PgConnection,
     target: &Target<'_>,
-    key: &str,
-    row: &LevelRow,
-    at: &str,
+    levels: &HashMap<&str, (&str, Option<&LevelRow>)>,
     touched: &mut Touched,
 ) -> anyhow::Result<()> {
-    let old_item: Option<Option<String>> = sqlx::query_scalar(
-        "WITH old AS (SELECT item_key FROM stock.levels WHERE source_table = $1 AND row_key = $2)
-         INSERT INTO stock.levels (source_table, row_key, item_key, location_key, sellable, quantity, changed_at, generation)
-         VALUES ($1, $2, $3, $4,
-                 COALESCE((SELECT flag FROM stock.lookups WHERE source_table = 'locations' AND row_key = $4), $5),
-                 $6, $7, $8)
-         ON CONFLICT (source_table, row_key) DO UPDATE SET
-             item_key = EXCLUDED.item_key, location_key = EXCLUDED.location_key, sellable = EXCLUDED.sellable,
-             quantity = EXCLUDED.quantity, changed_at = EXCLUDED.changed_at, generation = EXCLUDED.generation
-         RETURNING (SELECT item_key FROM old)",
+    if levels.is_empty() {
+        return Ok(());
+    }
+    let all: Vec<&str> = levels.keys().copied().collect();
+    // The items the rows counted for before: a row that moves or goes lowers their sum.
+    let old_items: Vec<String> = sqlx::query_scalar(
+        "SELECT item_key FROM stock.levels WHERE source_table = $1 AND row_key = ANY($2)",
     )
     .bind(target.levels_table)
-    .bind(key)
-    .bind(row.item_key.as_str())
-    .bind(&row.location_key)
-    .bind(target.unknown_location_sellable)
-    .bind(row.quantity)
-    .bind(at)
-    .bind(target.generation)
-    .fetch_optional(&mut *tx)
-    .await
-    .with_context(|| format!("upsert level {key} at {at}"))?;
-    touched.item(old_item.flatten());
-    touched.item(Some(row.item_key.as_str().to_owned()));
-    Ok(())
-}
-
-async fn apply_lookup(
-    tx: &mut PgConnection,
-    role: Role,
-    key: &str,
-    row: Option<&LookupRow>,
-    at: &str,
-    generation: i64,
-    touched: &mut Touched,
-) -> anyhow::Result<()> {
-    let name = role.lookup_name();
-    match row {
-        Some(row) => {
-            sqlx::query(
-                "INSERT INTO stock.lookups (source_table, row_key, label, flag, generation, changed_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (source_table, row_key) DO UPDATE SET label = EXCLUDED.label, flag = EXCLUDED.flag,
-                     generation = EXCLUDED.generation, changed_at = EXCLUDED.changed_at",
-            )
-            .bind(name)
-            .bind(key)
-            .bind(&row.label)
-            .bind(row.flag)
-            .bind(generation)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        None => {
-            sqlx::query("DELETE FROM stock.lookups WHERE source_table = $1 AND row_key = $2")
-                .bind(name)
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
+    .bind(&all)
+    .fetch_all(&mut *tx)
+    .await?;
+    touched.items.extend(old_items);
+    let (mut keys, mut item_keys, mut locations, mut quantities, mut ats) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let mut gone = vec![];
+    for (key, (at, row)) in levels {
+        match row {
+            Some(row) => {
+                keys.push(*key);
+                item_keys.push(row.item_key.as_str());
+                locations.push(row.location_key.as_deref());
+                quantities.push(row.quantity);
+                ats.push(*at);
+                touched.items.insert(row.item_key.as_str().to_owned());
+            }
+            None => gone.push(*key),
         }
     }
-    // Dependents follow in the same transaction: a renamed category renames its items' category,
-    // a location that stops being for sale stops counting.
-    let dependents: Vec<String> = match role {
-        Role::Categories => sqlx::query_scalar(
-            "UPDATE stock.items SET category = $2, updated_at = now() WHERE category_key = $1 AND category IS DISTINCT FROM $2 RETURNING item_key",
-        )
-        .bind(key)
-        .bind(row.and_then(|r| r.label.as_deref()))
-        .fetch_all(&mut *tx)
-        .await?,
-        Role::Locations => {
-            let sellable = row.and_then(|r| r.flag).unwrap_or(false);
-            sqlx::query_scalar("UPDATE stock.levels SET sellable = $2 WHERE location_key = $1 AND sellable <> $2 RETURNING item_key")
-                .bind(key)
-                .bind(sellable)
-                .fetch_all(&mut *tx)
-                .await?
-        }
-        Role::Items | Role::Levels => Vec::new(),
-    };
-    touched.items.extend(dependents);
+    sqlx::query(
+        "INSERT INTO stock.levels (source_table, row_key, item_key, location_key, sellable, quantity, changed_at, generation)
+         SELECT $6, t.k, t.item, t.loc,
+                COALESCE((SELECT flag FROM stock.lookups WHERE source_table = 'locations' AND row_key = t.loc), $7),
+                t.q, t.at, $8
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[]) AS t(k, item, loc, q, at)
+         ON CONFLICT (source_table, row_key) DO UPDATE SET
+             item_key = EXCLUDED.item_key, location_key = EXCLUDED.location_key, sellable = EXCLUDED.sellable,
+             quantity = EXCLUDED.quantity, changed_at = EXCLUDED.changed_at, generation = EXCLUDED.generation",
+    )
+    .bind(&keys)
+    .bind(&item_keys)
+    .bind(&locations)
+    .bind(&quantities)
+    .bind(&ats)
+    .bind(target.levels_table)
+    .bind(target.unknown_location_sellable)
+    .bind(target.generation)
+    .execute(&mut *tx)
+    .await
+    .context("upsert levels")?;
+    sqlx::query("DELETE FROM stock.levels WHERE source_table = $1 AND row_key = ANY($2)")
+        .bind(target.levels_table)
+        .bind(&gone)
+        .execute(&mut *tx)
+        .await
+        .context("delete levels")?;
     Ok(())
 }
 
@@ -286,18 +377,19 @@ pub async fn move_checkpoint(
     Ok(())
 }
 
-/// Records one applied source transaction (unique by position: a double apply fails loudly).
-pub async fn log_transaction(
+/// Records each applied source transaction (unique by position: a double apply fails loudly).
+pub async fn log_transactions(
     tx: &mut PgConnection,
-    position: &str,
-    rows: usize,
+    transactions: &[(&str, usize)],
 ) -> anyhow::Result<()> {
-    sqlx::query("INSERT INTO stock.change_log (position, rows) VALUES ($1, $2)")
-        .bind(position)
-        .bind(rows as i32)
+    let (positions, rows): (Vec<&str>, Vec<i32>) =
+        transactions.iter().map(|&(p, n)| (p, n as i32)).unzip();
+    sqlx::query("INSERT INTO stock.change_log (position, rows) SELECT * FROM UNNEST($1::text[], $2::int4[])")
+        .bind(&positions)
+        .bind(&rows)
         .execute(&mut *tx)
         .await
-        .with_context(|| format!("change log for {position}"))?;
+        .with_context(|| format!("change log for {} transaction(s) from {:?}", positions.len(), positions.first()))?;
     Ok(())
 }
 
