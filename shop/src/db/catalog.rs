@@ -75,13 +75,37 @@ pub(crate) fn money(minor: Option<i64>, currency: &str) -> Option<Money> {
     Some(Money::new(minor?, Currency::parse(currency).ok()?))
 }
 
+/// A list row as the three list queries select it.
+struct CardRow {
+    item_key: String,
+    name: String,
+    price_minor: Option<i64>,
+    currency: String,
+    available: i32,
+    keys: Option<serde_json::Value>,
+    alt_text: Option<String>,
+}
+
+impl From<CardRow> for Card {
+    fn from(r: CardRow) -> Self {
+        Self {
+            price: money(r.price_minor, &r.currency),
+            picture: picture(r.keys, r.alt_text),
+            item_key: r.item_key,
+            name: r.name,
+            available: r.available,
+        }
+    }
+}
+
 fn picture(keys: Option<serde_json::Value>, alt_text: Option<String>) -> Option<Picture> {
     Picture::from_keys(&keys?, alt_text)
 }
 
 /// Every sellable hat, by name.
 pub async fn all_hats(db: &PgPool) -> sqlx::Result<Vec<Card>> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        CardRow,
         r#"SELECT a.item_key AS "item_key!", a.name AS "name!", a.price_minor, a.currency AS "currency!",
                   a.available AS "available!", img.keys AS "keys?", img.alt_text AS "alt_text?"
            FROM stock.stock_available a
@@ -93,21 +117,13 @@ pub async fn all_hats(db: &PgPool) -> sqlx::Result<Vec<Card>> {
     )
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Card {
-            price: money(r.price_minor, &r.currency),
-            picture: picture(r.keys, r.alt_text),
-            item_key: r.item_key,
-            name: r.name,
-            available: r.available,
-        })
-        .collect())
+    Ok(rows.into_iter().map(Card::from).collect())
 }
 
 /// The sellable hats of one category, by name.
 pub async fn hats_in_category(db: &PgPool, category: &str) -> sqlx::Result<Vec<Card>> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        CardRow,
         r#"SELECT a.item_key AS "item_key!", a.name AS "name!", a.price_minor, a.currency AS "currency!",
                   a.available AS "available!", img.keys AS "keys?", img.alt_text AS "alt_text?"
            FROM stock.stock_available a
@@ -120,23 +136,15 @@ pub async fn hats_in_category(db: &PgPool, category: &str) -> sqlx::Result<Vec<C
     )
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Card {
-            price: money(r.price_minor, &r.currency),
-            picture: picture(r.keys, r.alt_text),
-            item_key: r.item_key,
-            name: r.name,
-            available: r.available,
-        })
-        .collect())
+    Ok(rows.into_iter().map(Card::from).collect())
 }
 
 /// Sellable hats matching every word of the query in name, category, SKU or description; name
 /// matches first.
 pub async fn search_hats(db: &PgPool, query: &SearchQuery) -> sqlx::Result<Vec<Card>> {
     let patterns = query.patterns();
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        CardRow,
         r#"SELECT a.item_key AS "item_key!", a.name AS "name!", a.price_minor, a.currency AS "currency!",
                   a.available AS "available!", img.keys AS "keys?", img.alt_text AS "alt_text?"
            FROM stock.stock_available a
@@ -150,16 +158,7 @@ pub async fn search_hats(db: &PgPool, query: &SearchQuery) -> sqlx::Result<Vec<C
     )
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Card {
-            price: money(r.price_minor, &r.currency),
-            picture: picture(r.keys, r.alt_text),
-            item_key: r.item_key,
-            name: r.name,
-            available: r.available,
-        })
-        .collect())
+    Ok(rows.into_iter().map(Card::from).collect())
 }
 
 /// Categories with at least one sellable hat, by name.
