@@ -7,6 +7,7 @@ use super::values::Row;
 use super::{Position, rotate_file_name};
 use crate::config::ResumeMode;
 use crate::mapping::{Change, Mapping};
+use crate::source::checks::SourceProblem;
 use anyhow::Context;
 use futures::StreamExt;
 use mysql_async::binlog::events::{EventData, OptionalMetadataField, RowsEventData};
@@ -212,6 +213,16 @@ pub async fn read(
             Some(EventData::QueryEvent(query)) => {
                 let sql = query.query();
                 let trimmed = sql.trim();
+                // A row change logged as a statement (a session with binlog_format=STATEMENT or
+                // MIXED) cannot be followed: stopping is the only way not to lose it silently.
+                if let Some(table) = statement_on_mapped_table(trimmed, &mapping) {
+                    return Err(SourceProblem::StatementFormat(format!(
+                        "{table} at {}: `{}`",
+                        at(),
+                        first_words(trimmed)
+                    ))
+                    .into());
+                }
                 if trimmed.eq_ignore_ascii_case("BEGIN") {
                     open.get_or_insert_with(|| Open {
                         gtid: None,
@@ -317,6 +328,37 @@ fn to_row(names: &[String], row: mysql_async::binlog::row::BinlogRow) -> Row {
 #[error("fresh snapshot needed: {0}")]
 pub struct ResnapshotNeeded(pub String);
 
+/// The mapped table a data-changing statement (logged as a statement, not as row events) writes to.
+fn statement_on_mapped_table(sql: &str, mapping: &Mapping) -> Option<String> {
+    let normal = sql.replace('`', "").to_ascii_lowercase();
+    let first = normal.split_whitespace().next()?;
+    if !matches!(first, "insert" | "update" | "delete" | "replace" | "load") {
+        return None;
+    }
+    mapped_table_named(&normal, mapping)
+}
+
+/// The first mapped table named in a (lower-cased, unquoted) statement.
+fn mapped_table_named(normal: &str, mapping: &Mapping) -> Option<String> {
+    let words: Vec<&str> = normal
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == '(')
+        .filter(|w| !w.is_empty())
+        .collect();
+    mapping
+        .roles()
+        .into_iter()
+        .filter_map(|role| mapping.table_of(role))
+        .find_map(|table| {
+            let schema_qualified =
+                format!("{}.{}", mapping.source.schema, table).to_ascii_lowercase();
+            let table = table.to_ascii_lowercase();
+            words
+                .iter()
+                .any(|w| **w == table || **w == schema_qualified)
+                .then_some(table)
+        })
+}
+
 /// The mapped table a DDL statement replaces, if any.
 fn replaces_mapped_table(sql: &str, mapping: &Mapping) -> Option<String> {
     let normal = sql.replace('`', "").to_ascii_lowercase();
@@ -332,19 +374,7 @@ fn replaces_mapped_table(sql: &str, mapping: &Mapping) -> Option<String> {
     if !replacing {
         return None;
     }
-    mapping
-        .roles()
-        .into_iter()
-        .filter_map(|role| mapping.table_of(role))
-        .find_map(|table| {
-            let schema_qualified =
-                format!("{}.{}", mapping.source.schema, table).to_ascii_lowercase();
-            let table = table.to_ascii_lowercase();
-            words
-                .iter()
-                .any(|w| **w == table || **w == schema_qualified)
-                .then_some(table)
-        })
+    mapped_table_named(&normal, mapping)
 }
 
 fn first_words(sql: &str) -> String {
@@ -439,6 +469,17 @@ mod tests {
         );
         assert_eq!(hit("TRUNCATE TABLE app_settings"), None);
         assert_eq!(hit("CREATE TABLE test_scratch_1 (id INT)"), None);
+        let dml = |sql: &str| statement_on_mapped_table(sql, &mapping);
+        assert_eq!(
+            dml("UPDATE `stock_levels` SET quantity = 3 WHERE id = 7").as_deref(),
+            Some("stock_levels")
+        );
+        assert_eq!(
+            dml("insert into legacy.items (id) values (1)").as_deref(),
+            Some("items")
+        );
+        assert_eq!(dml("UPDATE app_settings SET value = 'x'"), None);
+        assert_eq!(dml("BEGIN"), None);
     }
 
     #[test]

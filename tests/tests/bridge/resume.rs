@@ -261,3 +261,37 @@ async fn truncate_and_a_rename_swap_are_followed_by_a_fresh_snapshot() {
     .await;
     bridge.stop().await;
 }
+
+#[tokio::test]
+async fn a_change_logged_as_a_statement_stops_the_bridge_instead_of_being_skipped() {
+    let (server, source) = scratch_source().await;
+    let mut bridge = BridgeUnderTest::start_on(source).await;
+    let mut root = server.root().await.unwrap();
+    root.query_drop("USE legacy").await.unwrap();
+    add_item(&mut root, 1, 4).await;
+    wait_until("streamed", || async {
+        on_hand(&bridge, 1).await == Some(4)
+    })
+    .await;
+
+    // One session switches to statement-based logging: its UPDATE reaches the binlog as SQL text.
+    root.query_drop("SET SESSION binlog_format = 'STATEMENT'")
+        .await
+        .unwrap();
+    root.query_drop("UPDATE stock_levels SET quantity = 1 WHERE item_id = 1")
+        .await
+        .unwrap();
+    let status = tokio::time::timeout(WAIT, bridge.process.child.wait())
+        .await
+        .expect("the bridge stops")
+        .unwrap();
+    let log = bridge.process.log_to_end().await.join("\n");
+    assert_eq!(status.code(), Some(17), "{log}");
+    assert!(
+        log.contains("logged as a statement") && log.contains("binlog_format=ROW"),
+        "{log}"
+    );
+    assert_eq!(on_hand(&bridge, 1).await, Some(4), "nothing half-applied");
+    bridge.shop.close().await;
+    bridge.db.drop_now().await.unwrap();
+}
