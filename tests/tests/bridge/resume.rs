@@ -295,3 +295,46 @@ async fn a_change_logged_as_a_statement_stops_the_bridge_instead_of_being_skippe
     bridge.shop.close().await;
     bridge.db.drop_now().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_killed_binlog_connection_is_reopened_and_nothing_is_lost() {
+    let (server, source) = scratch_source().await;
+    let bridge = BridgeUnderTest::start_on(source).await;
+    let mut root = server.root().await.unwrap();
+    root.query_drop("USE legacy").await.unwrap();
+    add_item(&mut root, 1, 4).await;
+    wait_until("streamed", || async {
+        on_hand(&bridge, 1).await == Some(4)
+    })
+    .await;
+
+    // The source ends the replica's connection (a failover, a network cut, an operator's KILL).
+    let dump: Option<u64> = root
+        .query_first(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'",
+        )
+        .await
+        .unwrap();
+    root.query_drop(format!(
+        "KILL {}",
+        dump.expect("the bridge's binlog dump thread")
+    ))
+    .await
+    .unwrap();
+    add_item(&mut root, 2, 7).await;
+    wait_until("the change after the cut arrives", || async {
+        on_hand(&bridge, 2).await == Some(7)
+    })
+    .await;
+    let positions: Vec<String> = sqlx::query_scalar("SELECT position FROM stock.change_log")
+        .fetch_all(&bridge.shop)
+        .await
+        .unwrap();
+    let unique: std::collections::BTreeSet<&String> = positions.iter().collect();
+    assert_eq!(
+        unique.len(),
+        positions.len(),
+        "no transaction applied twice across the reconnect"
+    );
+    bridge.stop().await;
+}
