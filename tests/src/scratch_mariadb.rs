@@ -102,6 +102,11 @@ impl ScratchMariaDb {
         }
     }
 
+    /// The data directory (a relative `--log-bin` puts the binlogs here).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
     pub async fn root(&self) -> anyhow::Result<mysql_async::Conn> {
         let opts = mysql_async::OptsBuilder::default()
             .socket(Some(

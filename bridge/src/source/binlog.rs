@@ -10,6 +10,7 @@ use crate::mapping::{Change, Mapping};
 use crate::source::checks::SourceProblem;
 use anyhow::Context;
 use futures::StreamExt;
+use mysql_async::binlog::BinlogChecksumAlg;
 use mysql_async::binlog::events::{EventData, OptionalMetadataField, RowsEventData};
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStreamRequest, Value};
@@ -129,6 +130,15 @@ pub async fn read(
         let header = event.header();
         let end = u64::from(header.log_pos());
         let at = || format!("{file}:{end}");
+        // mysql_async keeps each event's CRC32 but does not check it: a corrupted event must never
+        // be applied. The session ends and reads again from the checkpoint.
+        if let (Some(stored), Ok(Some(alg))) = (event.checksum(), event.footer().get_checksum_alg())
+            && alg == BinlogChecksumAlg::BINLOG_CHECKSUM_ALG_CRC32
+            && u32::from_le_bytes(stored) != event.calc_checksum(alg)
+        {
+            metrics::counter!("bridge_errors_total", "kind" => "crc").increment(1);
+            anyhow::bail!("binlog: CRC32 mismatch in the event ending at {}", at());
+        }
 
         if event.header().event_type_raw() == MARIADB_GTID_EVENT {
             let data = event.data();

@@ -338,3 +338,58 @@ async fn a_killed_binlog_connection_is_reopened_and_nothing_is_lost() {
     );
     bridge.stop().await;
 }
+
+#[tokio::test]
+async fn a_corrupted_binlog_event_is_refused_not_applied() {
+    let (server, source) = scratch_source().await;
+    let mut bridge = BridgeUnderTest::start_on(source.clone()).await;
+    bridge.halt().await;
+    let mut root = server.root().await.unwrap();
+    root.query_drop("USE legacy").await.unwrap();
+    root.query_drop("INSERT INTO items (id, sku, name, category_id, price) VALUES (1, 'CRC-1', 'CRCPROBE', 1, '1.0000')")
+        .await
+        .unwrap();
+    let (file, _): (String, u64) = root
+        .query_first("SHOW MASTER STATUS")
+        .await
+        .unwrap()
+        .map(|r: mysql_async::Row| (r.get::<String, _>(0).unwrap(), r.get::<u64, _>(1).unwrap()))
+        .unwrap();
+    root.query_drop("FLUSH BINARY LOGS").await.unwrap();
+
+    // Flip one letter of the row's bytes on disk: the event's CRC32 no longer matches.
+    let path = server.data_dir().join(&file);
+    let bytes = std::fs::read(&path).unwrap();
+    // The last occurrence is the row image (the first is the statement's text in an annotation
+    // event, which the server does not send to replicas).
+    let at = bytes
+        .windows(8)
+        .rposition(|w| w == b"CRCPROBE")
+        .expect("the row is in the binlog");
+    let mut corrupted = bytes.clone();
+    corrupted[at + 7] = b'F';
+    std::fs::write(&path, corrupted).unwrap();
+
+    bridge.resume_on(Source {
+        resume: "position",
+        ..source
+    });
+    let line = bridge
+        .process
+        .wait_for_log("replication interrupted", WAIT)
+        .await
+        .unwrap();
+    assert!(
+        line["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("CRC32 mismatch"),
+        "{line}"
+    );
+    assert_eq!(
+        on_hand(&bridge, 1).await,
+        None,
+        "the corrupted event was not applied"
+    );
+    bridge.stop().await;
+}
