@@ -41,6 +41,9 @@ pub struct ItemsMap {
     pub rounding: Rounding,
     pub vat_included: Option<String>,
     pub category: Option<String>,
+    /// The picture's BLOB column. Never read in bulk: the snapshot asks the source for its SHA-256,
+    /// the binlog path hashes the bytes the row image carries anyway.
+    pub image: Option<String>,
     pub deleted: Option<SoftDelete>,
 }
 
@@ -119,6 +122,9 @@ pub struct ItemRow {
     pub deleted: bool,
     /// Why the row is not sellable (conversion errors), without the position (added on apply).
     pub quarantine: Option<String>,
+    /// The picture: `None` when the mapping has none, `Some(None)` for "no picture", else the hex
+    /// SHA-256 of its bytes.
+    pub image_sha256: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,7 +268,12 @@ impl Mapping {
                     (&self.source.schema, table),
                 )
                 .await?;
-            for col in self.columns_of(role) {
+            let image = if role == Role::Items {
+                self.items.image.as_deref()
+            } else {
+                None
+            };
+            for col in self.columns_of(role).into_iter().chain(image) {
                 if !columns.iter().any(|c| c == col) {
                     problems.push(format!(
                         "column {}.{table}.{col} does not exist",
@@ -423,6 +434,7 @@ impl Mapping {
                 },
             );
         let price_includes_vat = vat.is_none_or(|v| truthy(v.as_deref()));
+        let image_sha256 = m.image.as_deref().map(|column| image_hash(row, column));
         let quarantine = (!problems.is_empty()).then(|| problems.join("; "));
         ItemRow {
             sku,
@@ -433,6 +445,7 @@ impl Mapping {
             price_includes_vat,
             deleted,
             quarantine,
+            image_sha256,
         }
     }
 
@@ -461,6 +474,30 @@ impl Mapping {
                 None
             }
         }
+    }
+}
+
+/// The column the snapshot selects the picture's hash into (`SHA2(image, 256) AS image__sha256`).
+pub fn image_hash_column(column: &str) -> String {
+    format!("{column}__sha256")
+}
+
+/// The hex SHA-256 of a row's picture: from the snapshot's hash column when present, else hashed
+/// from the bytes (binlog rows carry them). `None`: no picture.
+fn image_hash(row: &Row, column: &str) -> Option<String> {
+    use sha2::Digest;
+    if let Some(hash) = row.get(&image_hash_column(column)) {
+        return text_of(Some(hash))
+            .ok()
+            .flatten()
+            .map(|h| h.to_ascii_lowercase());
+    }
+    match row.get(column) {
+        Some(mysql_async::Value::Bytes(bytes)) if !bytes.is_empty() => {
+            let digest = sha2::Sha256::digest(bytes);
+            Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+        }
+        _ => None,
     }
 }
 

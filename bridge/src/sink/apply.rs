@@ -207,6 +207,7 @@ async fn apply_items(
     .execute(&mut *tx)
     .await
     .context("upsert items")?;
+    apply_pictures(tx, &up).await?;
     // A hard delete is a tombstone: orders refer to the item, and the key may come back.
     sqlx::query(
         "UPDATE stock.items i SET deleted = true, changed_at = t.at, updated_at = now()
@@ -218,6 +219,45 @@ async fn apply_items(
     .await
     .context("tombstone items")?;
     touched.items.extend(all.into_iter().map(str::to_owned));
+    Ok(())
+}
+
+/// Records each item's picture by hash; a picture that changed (or is new) becomes `pending` and gets
+/// an image job, in this same transaction. A picture that rides along unchanged (a price update
+/// rewrites the whole row) changes nothing.
+async fn apply_pictures(tx: &mut PgConnection, items: &ItemColumns<'_>) -> anyhow::Result<()> {
+    if items.pictures.is_empty() {
+        return Ok(());
+    }
+    let (keys, hashes, ats): (Vec<&str>, Vec<Option<&str>>, Vec<&str>) =
+        items.pictures.iter().copied().fold(
+            (vec![], vec![], vec![]),
+            |(mut k, mut h, mut a), (key, hash, at)| {
+                k.push(key);
+                h.push(hash);
+                a.push(at);
+                (k, h, a)
+            },
+        );
+    sqlx::query(
+        "WITH incoming AS (SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) AS t(k, sha, at)),
+         changed AS (
+             INSERT INTO stock.images (item_key, status, source_sha256, updated_at)
+             SELECT k, (CASE WHEN sha IS NULL THEN 'none' ELSE 'pending' END)::stock.image_status, decode(sha, 'hex'), now()
+             FROM incoming
+             ON CONFLICT (item_key) DO UPDATE SET status = EXCLUDED.status, source_sha256 = EXCLUDED.source_sha256,
+                 error = NULL, updated_at = now()
+             WHERE stock.images.source_sha256 IS DISTINCT FROM EXCLUDED.source_sha256
+             RETURNING item_key, encode(source_sha256, 'hex') AS sha)
+         INSERT INTO stock.image_jobs (item_key, source_sha256, changed_at)
+         SELECT c.item_key, c.sha, i.at FROM changed c JOIN incoming i ON i.k = c.item_key WHERE c.sha IS NOT NULL",
+    )
+    .bind(&keys)
+    .bind(&hashes)
+    .bind(&ats)
+    .execute(&mut *tx)
+    .await
+    .context("pictures and image jobs")?;
     Ok(())
 }
 
@@ -234,6 +274,8 @@ struct ItemColumns<'a> {
     deleted: Vec<bool>,
     quarantine: Vec<Option<String>>,
     ats: Vec<&'a str>,
+    /// (item key, hex SHA-256 or None for "no picture", position) where the mapping has pictures.
+    pictures: Vec<(&'a str, Option<&'a str>, &'a str)>,
 }
 
 impl<'a> ItemColumns<'a> {
@@ -252,6 +294,9 @@ impl<'a> ItemColumns<'a> {
                 .map(|reason| format!("at {at}: {reason}")),
         );
         self.ats.push(at);
+        if let Some(hash) = &row.image_sha256 {
+            self.pictures.push((key, hash.as_deref(), at));
+        }
     }
 }
 

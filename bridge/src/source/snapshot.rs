@@ -5,7 +5,7 @@
 
 use super::Position;
 use super::values::Row;
-use crate::mapping::{Change, Mapping};
+use crate::mapping::{Change, Mapping, Role};
 use anyhow::Context;
 use mysql_async::prelude::Queryable;
 use tokio::sync::mpsc;
@@ -52,11 +52,21 @@ pub async fn read(
         let table = mapping.table_of(role).unwrap_or_default();
         let columns = mapping.columns_of(role);
         // Identifiers come from the validated mapping; backticks inside them are refused there.
-        let list = columns
+        let mut list = columns
             .iter()
             .map(|c| format!("`{c}`"))
             .collect::<Vec<_>>()
             .join(", ");
+        // The picture itself is never read in bulk: the source hashes it (images are fetched one at
+        // a time by the image workers).
+        if role == Role::Items
+            && let Some(image) = &mapping.items.image
+        {
+            list.push_str(&format!(
+                ", SHA2(`{image}`, 256) AS `{}`",
+                crate::mapping::image_hash_column(image)
+            ));
+        }
         let sql = format!("SELECT {list} FROM `{}`.`{table}`", mapping.source.schema);
         let mut result = conn
             .query_iter(sql)

@@ -4,6 +4,7 @@
 
 mod checks;
 mod ha;
+mod pictures;
 mod replication;
 mod resume;
 mod support;
