@@ -75,21 +75,20 @@ impl Replicator {
     }
 
     async fn session(&self, stop: &CancellationToken) -> anyhow::Result<()> {
-        let from = match self.checkpoint().await? {
-            Some((position, _)) => {
+        let (from, generation) = match self.checkpoint().await? {
+            Some((position, generation)) => {
                 let mut conn = mysql_async::Conn::new(self.source.clone())
                     .await
                     .context("connect to check the checkpoint")?;
                 let verdict = checks::check_resume(&mut conn, &position, self.resume).await?;
                 conn.disconnect().await.ok();
                 match verdict? {
-                    Resume::Yes => position,
+                    Resume::Yes => (position, generation),
                     Resume::Purged(why) => self.resnapshot(&why).await?,
                 }
             }
             None => self.snapshot().await?,
         };
-        let generation = self.checkpoint().await?.map_or(1, |(_, g)| g);
         let (tx, rx) = mpsc::channel(CHANNEL);
         let session_stop = stop.child_token();
         let reader = binlog::read(
@@ -119,7 +118,7 @@ impl Replicator {
 
     /// The binlog at the checkpoint is gone: a loud log line and metric, then a fresh snapshot. The
     /// old rows stay readable meanwhile but count as hard-stale (`snapshot_done = false`).
-    async fn resnapshot(&self, why: &str) -> anyhow::Result<Position> {
+    async fn resnapshot(&self, why: &str) -> anyhow::Result<(Position, i64)> {
         self.mark_for_resnapshot("binlog_purged", why).await?;
         self.snapshot().await
     }
@@ -181,7 +180,8 @@ impl Replicator {
 
     /// Copies every mapped table in one consistent snapshot into a new generation, in ONE
     /// PostgreSQL transaction with the checkpoint: readers see the old state or the new, never a mix.
-    async fn snapshot(&self) -> anyhow::Result<Position> {
+    /// Returns the snapshot's position and generation.
+    async fn snapshot(&self) -> anyhow::Result<(Position, i64)> {
         let started = Instant::now();
         let mut tx = self.db.begin().await?;
         let current: Option<(i64, i64)> =
@@ -247,7 +247,7 @@ impl Replicator {
         apply::notify(&mut tx, &StockChanged::all()).await?;
         tx.commit().await.context("snapshot commit")?;
         tracing::info!(rows, generation, position = %position.label(), elapsed = ?started.elapsed(), "snapshot switched in");
-        Ok(position)
+        Ok((position, generation))
     }
 
     async fn source_identity(&self) -> anyhow::Result<String> {
