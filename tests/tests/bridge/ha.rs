@@ -91,6 +91,5 @@ async fn a_paused_leader_is_replaced_and_fenced() {
         .unwrap();
     let status = standby.terminate(Duration::from_secs(10)).await.unwrap();
     assert!(status.success());
-    bridge.shop.close().await;
-    bridge.db.drop_now().await.unwrap();
+    bridge.discard().await;
 }

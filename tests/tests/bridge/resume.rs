@@ -97,10 +97,12 @@ async fn scratch_source() -> (ScratchMariaDb, Source) {
     )
 }
 
-#[tokio::test]
-async fn a_purged_binlog_means_a_fresh_snapshot() {
+/// A scratch source with a bridge that has snapshotted it and streamed item 1 (4 on hand), and a
+/// root connection on its `legacy` schema.
+/// Keep the server binding alive (`_server`, not `_`): dropping it stops the scratch server.
+async fn streaming_scratch() -> (ScratchMariaDb, Source, BridgeUnderTest, mysql_async::Conn) {
     let (server, source) = scratch_source().await;
-    let mut bridge = BridgeUnderTest::start_on(source.clone()).await;
+    let bridge = BridgeUnderTest::start_on(source.clone()).await;
     let mut root = server.root().await.unwrap();
     root.query_drop("USE legacy").await.unwrap();
     add_item(&mut root, 1, 4).await;
@@ -108,6 +110,12 @@ async fn a_purged_binlog_means_a_fresh_snapshot() {
         on_hand(&bridge, 1).await == Some(4)
     })
     .await;
+    (server, source, bridge, root)
+}
+
+#[tokio::test]
+async fn a_purged_binlog_means_a_fresh_snapshot() {
+    let (server, source, mut bridge, mut root) = streaming_scratch().await;
 
     // While the bridge is away, more changes, then the binlog holding them is purged.
     bridge.halt().await;
@@ -206,21 +214,12 @@ async fn a_different_server_behind_the_checkpoint_is_refused() {
     );
     // Nothing was written from the wrong server.
     assert_eq!(on_hand(&bridge, 5).await, Some(1));
-    bridge.shop.close().await;
-    bridge.db.drop_now().await.unwrap();
+    bridge.discard().await;
 }
 
 #[tokio::test]
 async fn truncate_and_a_rename_swap_are_followed_by_a_fresh_snapshot() {
-    let (server, source) = scratch_source().await;
-    let mut bridge = BridgeUnderTest::start_on(source).await;
-    let mut root = server.root().await.unwrap();
-    root.query_drop("USE legacy").await.unwrap();
-    add_item(&mut root, 1, 4).await;
-    wait_until("streamed", || async {
-        on_hand(&bridge, 1).await == Some(4)
-    })
-    .await;
+    let (_server, _source, mut bridge, mut root) = streaming_scratch().await;
 
     // TRUNCATE writes no row events: only a fresh snapshot shows the levels are gone.
     root.query_drop("TRUNCATE TABLE stock_levels")
@@ -264,15 +263,7 @@ async fn truncate_and_a_rename_swap_are_followed_by_a_fresh_snapshot() {
 
 #[tokio::test]
 async fn a_change_logged_as_a_statement_stops_the_bridge_instead_of_being_skipped() {
-    let (server, source) = scratch_source().await;
-    let mut bridge = BridgeUnderTest::start_on(source).await;
-    let mut root = server.root().await.unwrap();
-    root.query_drop("USE legacy").await.unwrap();
-    add_item(&mut root, 1, 4).await;
-    wait_until("streamed", || async {
-        on_hand(&bridge, 1).await == Some(4)
-    })
-    .await;
+    let (_server, _source, mut bridge, mut root) = streaming_scratch().await;
 
     // One session switches to statement-based logging: its UPDATE reaches the binlog as SQL text.
     root.query_drop("SET SESSION binlog_format = 'STATEMENT'")
@@ -292,21 +283,12 @@ async fn a_change_logged_as_a_statement_stops_the_bridge_instead_of_being_skippe
         "{log}"
     );
     assert_eq!(on_hand(&bridge, 1).await, Some(4), "nothing half-applied");
-    bridge.shop.close().await;
-    bridge.db.drop_now().await.unwrap();
+    bridge.discard().await;
 }
 
 #[tokio::test]
 async fn a_killed_binlog_connection_is_reopened_and_nothing_is_lost() {
-    let (server, source) = scratch_source().await;
-    let bridge = BridgeUnderTest::start_on(source).await;
-    let mut root = server.root().await.unwrap();
-    root.query_drop("USE legacy").await.unwrap();
-    add_item(&mut root, 1, 4).await;
-    wait_until("streamed", || async {
-        on_hand(&bridge, 1).await == Some(4)
-    })
-    .await;
+    let (_server, _source, bridge, mut root) = streaming_scratch().await;
 
     // The source ends the replica's connection (a failover, a network cut, an operator's KILL).
     let dump: Option<u64> = root

@@ -115,6 +115,12 @@ impl BridgeUnderTest {
         log[log.len().saturating_sub(n)..].join("\n")
     }
 
+    /// Drops the database of a bridge whose process has already ended.
+    pub async fn discard(self) {
+        self.shop.close().await;
+        self.db.drop_now().await.unwrap();
+    }
+
     pub async fn stop(mut self) {
         let status = self
             .process
