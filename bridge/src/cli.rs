@@ -1,4 +1,4 @@
-//! The command line: `bridge [--config FILE] run | status`.
+//! The command line: `bridge [--config FILE] run | status | verify | images requeue | images gc`.
 
 use std::path::PathBuf;
 
@@ -24,4 +24,15 @@ pub enum Command {
     Status,
     /// Compare the replica with a consistent snapshot of the source; exit 0 equal, 1 drift, 2 error.
     Verify,
+    /// Item pictures: put dead-lettered jobs back in the queue, or collect garbage now.
+    #[command(subcommand)]
+    Images(ImagesCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ImagesCommand {
+    /// Put every dead-lettered image job back in the queue (after fixing S3, say).
+    Requeue,
+    /// Remove the objects of pictures unreferenced for longer than `images.gc_grace_secs`, now.
+    Gc,
 }

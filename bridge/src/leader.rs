@@ -25,17 +25,21 @@ pub struct Leadership {
 pub const LEASE_SECS: f64 = 5.0;
 
 /// Renews this leader's lease; an error when the epoch is no longer ours.
+/// Before the first snapshot has written the checkpoint row there is nothing to renew (and no
+/// standby can take over: the lease it would check is in that row).
 pub async fn renew(db: &sqlx::PgPool, epoch: i64) -> anyhow::Result<()> {
-    let renewed = sqlx::query(
-        "UPDATE stock.checkpoint SET lease_until = clock_timestamp() + make_interval(secs => $2) WHERE epoch = $1",
+    let (renewed, rows): (i64, i64) = sqlx::query_as(
+        "WITH renewed AS (
+             UPDATE stock.checkpoint SET lease_until = clock_timestamp() + make_interval(secs => $2)
+             WHERE epoch = $1 RETURNING 1)
+         SELECT (SELECT count(*) FROM renewed), (SELECT count(*) FROM stock.checkpoint)",
     )
     .bind(epoch)
     .bind(LEASE_SECS)
-    .execute(db)
-    .await?
-    .rows_affected();
+    .fetch_one(db)
+    .await?;
     anyhow::ensure!(
-        renewed == 1,
+        renewed == 1 || rows == 0,
         "epoch {epoch} is no longer the leader's: stepping down"
     );
     Ok(())
@@ -47,7 +51,7 @@ async fn expired_holder(conn: &mut PgConnection) -> anyhow::Result<Option<i32>> 
         "SELECT l.pid FROM pg_locks l, stock.checkpoint c
          WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
            AND ((l.classid::bigint << 32) | l.objid::bigint) = $1
-           AND c.lease_until < clock_timestamp()",
+           AND (c.lease_until IS NULL OR c.lease_until < clock_timestamp())",
     )
     .bind(LOCK_KEY)
     .fetch_optional(conn)

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod images;
 pub mod leader;
 pub mod mapping;
 pub mod replicate;
@@ -39,6 +40,7 @@ pub async fn run(
         Command::Run => run_until_stopped(settings, shutdown).await,
         Command::Status => print_status(&settings).await,
         Command::Verify => run_verify(&settings).await,
+        Command::Images(images) => run_images_command(images, &settings).await,
     }
 }
 
@@ -71,6 +73,30 @@ async fn run_until_stopped(
     .into_future();
     let admin = tokio::spawn(admin);
 
+    // Pictures are made by every bridge, leader or standby (jobs are claimed with SKIP LOCKED),
+    // beside replication and never in its way.
+    let images = match settings.images.clone() {
+        Some(images) => {
+            let pool_size = u32::try_from(images.workers)
+                .unwrap_or(u32::MAX)
+                .saturating_add(2);
+            let mapping = Arc::new(mapping::Mapping::load(&settings.source.mapping)?);
+            tokio::spawn(images::run(
+                images,
+                mapping,
+                source_opts.clone(),
+                sink::pool_of(&settings.target, pool_size)?,
+                stop.clone(),
+            ))
+        }
+        None => {
+            tracing::warn!(
+                "no [images] settings: item pictures stay pending (the shop shows its placeholder)"
+            );
+            tokio::spawn(async {})
+        }
+    };
+
     let replication = tokio::spawn(replicate_until_stopped(
         settings,
         health.clone(),
@@ -98,7 +124,10 @@ async fn run_until_stopped(
         ended = &mut replication => Some(ended),
     };
     stop.cancel();
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { tokio::join!(admin, probes) }).await;
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        tokio::join!(admin, probes, images)
+    })
+    .await;
     if drained.is_err() {
         tracing::warn!("shutdown took too long; exiting anyway");
     }
@@ -129,6 +158,18 @@ async fn replicate_until_stopped(
         settings.source.flavour == config::Flavour::Mariadb,
         "source.flavour = mysql8 is not implemented yet (README's status table)"
     );
+    let db = sink::pool(&settings.target)?;
+    sqlx::query("SELECT now() AT TIME ZONE $1")
+        .bind(&mapping.source.time_zone)
+        .execute(&db)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(_) => anyhow::anyhow!(
+                "mapping: source.time_zone = {:?} is not a time zone PostgreSQL knows (use an IANA name such as Europe/London)",
+                mapping.source.time_zone
+            ),
+            other => anyhow::Error::new(other).context("cannot reach the shop database"),
+        })?;
     let instance = replicate::instance_name(settings.source.server_id);
     let target_url = secrecy::ExposeSecret::expose_secret(&settings.target.url).to_owned();
     health.set_role(admin::Role::Standby);
@@ -136,13 +177,14 @@ async fn replicate_until_stopped(
         return Ok(());
     };
     health.set_role(admin::Role::Leader { staleness: None });
+
     let replicator = replicate::Replicator {
         source,
         health,
         resume: settings.source.resume,
         server_id: settings.source.server_id,
         mapping: std::sync::Arc::new(mapping),
-        db: sink::pool(&settings.target)?,
+        db,
         epoch: leadership.epoch,
     };
     let result = replicator.run(&stop).await;
@@ -211,6 +253,9 @@ async fn print_status(settings: &Settings) -> anyhow::Result<()> {
             ),
         ),
     }
+    for line in images::gc::describe(&target).await? {
+        println!("{line}");
+    }
     let quarantined: Vec<(String, String)> =
         sqlx::query_as("SELECT item_key, quarantine_reason FROM stock.items WHERE quarantine_reason IS NOT NULL ORDER BY item_key")
             .fetch_all(&target)
@@ -218,6 +263,28 @@ async fn print_status(settings: &Settings) -> anyhow::Result<()> {
     println!("quarantined rows: {}", quarantined.len());
     for (key, reason) in quarantined {
         println!("  item {key}: {reason}");
+    }
+    Ok(())
+}
+
+async fn run_images_command(
+    command: cli::ImagesCommand,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let db = sink::pool(&settings.target)?;
+    match command {
+        cli::ImagesCommand::Requeue => {
+            let n = images::gc::requeue_dead(&db).await?;
+            println!("{n} dead image job(s) back in the queue");
+        }
+        cli::ImagesCommand::Gc => {
+            let images = images::require(settings.images.as_ref())?;
+            let done = images::collect_once(images, &db).await?;
+            println!(
+                "pictures unreferenced: {} newly, {} referenced again; removed: {}; finished jobs purged: {}",
+                done.marked, done.unmarked, done.removed, done.jobs_purged
+            );
+        }
     }
     Ok(())
 }

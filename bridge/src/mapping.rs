@@ -17,7 +17,9 @@ use std::path::Path;
 pub struct Mapping {
     pub source: SourceSchema,
     pub items: ItemsMap,
-    pub levels: LevelsMap,
+    /// Quantities summed over the rows of another table; absent when the item row holds its
+    /// quantity itself (`items.quantity`).
+    pub levels: Option<LevelsMap>,
     pub categories: Option<LookupMap>,
     pub locations: Option<LookupMap>,
 }
@@ -26,6 +28,14 @@ pub struct Mapping {
 #[serde(deny_unknown_fields)]
 pub struct SourceSchema {
     pub schema: String,
+    /// The zone the legacy app writes DATETIME values in (an IANA name, e.g. `Europe/London`);
+    /// DATETIME has no zone of its own. Default `UTC`.
+    #[serde(default = "utc")]
+    pub time_zone: String,
+}
+
+fn utc() -> String {
+    "UTC".to_owned()
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -45,6 +55,11 @@ pub struct ItemsMap {
     /// the binlog path hashes the bytes the row image carries anyway.
     pub image: Option<String>,
     pub deleted: Option<SoftDelete>,
+    /// The row's own last-change time (a DATETIME in `source.time_zone`), kept for staff as
+    /// `stock.items.source_updated_at`.
+    pub updated_at: Option<String>,
+    /// The quantity on hand held in the item row itself (instead of `[levels]`).
+    pub quantity: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -75,6 +90,10 @@ pub struct LookupMap {
     pub label: Option<String>,
     pub flag: Option<String>,
 }
+
+/// Character sets whose bytes the binlog path turns into the same text as the snapshot's
+/// connection gets (UTF-8 as it is, latin1 converted).
+const KNOWN_CHARSETS: [&str; 5] = ["utf8mb4", "utf8mb3", "utf8", "ascii", "latin1"];
 
 /// Which part of the stock record a source table feeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,6 +144,9 @@ pub struct ItemRow {
     /// The picture: `None` when the mapping has none, `Some(None)` for "no picture", else the hex
     /// SHA-256 of its bytes.
     pub image_sha256: Option<Option<String>>,
+    /// The row's own DATETIME as `YYYY-MM-DD HH:MM:SS.ffffff` (local to `source.time_zone`);
+    /// `None` when unmapped, NULL or not a real date (MySQL's `0000-00-00`).
+    pub source_updated_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,13 +167,36 @@ impl Mapping {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("mapping file {}", path.display()))?;
-        contracts::settings::parse(
+        let mapping: Self = contracts::settings::parse(
             &path.display().to_string(),
             Some(&text),
             std::iter::empty(),
             "",
         )
-        .map_err(|e| anyhow::anyhow!("mapping {e}"))
+        .map_err(|e| anyhow::anyhow!("mapping {e}"))?;
+        match (&mapping.levels, &mapping.items.quantity, &mapping.locations) {
+            (Some(_), None, _) | (None, Some(_), None) => Ok(mapping),
+            (Some(_), Some(_), _) => anyhow::bail!(
+                "mapping {}: give either [levels] (quantities summed over another table's rows) or items.quantity (the quantity in the item row), not both",
+                path.display()
+            ),
+            (None, None, _) => anyhow::bail!(
+                "mapping {}: no quantity: give [levels] or items.quantity",
+                path.display()
+            ),
+            (None, Some(_), Some(_)) => anyhow::bail!(
+                "mapping {}: [locations] needs [levels] (a quantity in the item row has no location)",
+                path.display()
+            ),
+        }
+    }
+
+    /// The table whose rows are mirrored as level rows: `[levels]`'s, or the item table itself when
+    /// the item row holds the quantity.
+    pub fn levels_table(&self) -> &str {
+        self.levels
+            .as_ref()
+            .map_or(self.items.table.as_str(), |m| m.table.as_str())
     }
 
     /// The role of a source table, if the mapping watches it.
@@ -161,7 +206,7 @@ impl Mapping {
         }
         if table == self.items.table {
             Some(Role::Items)
-        } else if table == self.levels.table {
+        } else if self.levels.as_ref().is_some_and(|m| m.table == table) {
             Some(Role::Levels)
         } else if self.categories.as_ref().is_some_and(|m| m.table == table) {
             Some(Role::Categories)
@@ -175,7 +220,7 @@ impl Mapping {
     pub fn table_of(&self, role: Role) -> Option<&str> {
         match role {
             Role::Items => Some(&self.items.table),
-            Role::Levels => Some(&self.levels.table),
+            Role::Levels => self.levels.as_ref().map(|m| m.table.as_str()),
             Role::Categories => self.categories.as_ref().map(|m| m.table.as_str()),
             Role::Locations => self.locations.as_ref().map(|m| m.table.as_str()),
         }
@@ -191,10 +236,14 @@ impl Mapping {
                 c.extend(m.vat_included.as_deref());
                 c.extend(m.category.as_deref());
                 c.extend(m.deleted.as_ref().map(|d| d.column.as_str()));
+                c.extend(m.updated_at.as_deref());
+                c.extend(m.quantity.as_deref());
                 c
             }
             Role::Levels => {
-                let m = &self.levels;
+                let Some(m) = &self.levels else {
+                    return Vec::new();
+                };
                 let mut c = vec![m.key.as_str(), &m.item, &m.quantity];
                 c.extend(m.location.as_deref());
                 c
@@ -262,12 +311,33 @@ impl Mapping {
                 )),
                 Some(_) => {}
             }
-            let columns: Vec<String> = conn
+            let described: Vec<(String, Option<String>, String)> = conn
                 .exec(
-                    "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                    "SELECT COLUMN_NAME, CHARACTER_SET_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
                     (&self.source.schema, table),
                 )
                 .await?;
+            let columns: Vec<String> = described.iter().map(|(c, _, _)| c.clone()).collect();
+            if role == Role::Items
+                && let Some(col) = &self.items.updated_at
+                && let Some((_, _, data_type)) = described.iter().find(|(c, _, _)| c == col)
+                && !data_type.eq_ignore_ascii_case("datetime")
+            {
+                problems.push(format!(
+                    "column {}.{table}.{col} (items.updated_at) is a {data_type}, not a DATETIME",
+                    self.source.schema
+                ));
+            }
+            for col in self.columns_of(role) {
+                if let Some((_, Some(charset), _)) = described.iter().find(|(c, _, _)| c == col)
+                    && !KNOWN_CHARSETS.contains(&charset.as_str())
+                {
+                    problems.push(format!(
+                        "column {}.{table}.{col} is in character set {charset}; the bridge reads utf8mb4, utf8mb3, ascii and latin1 (convert the column, or leave it out of the mapping)",
+                        self.source.schema
+                    ));
+                }
+            }
             let image = if role == Role::Items {
                 self.items.image.as_deref()
             } else {
@@ -334,6 +404,35 @@ impl Mapping {
                 "row without a usable key skipped"
             );
             metrics::counter!("bridge_rows_unkeyed_total").increment(1);
+        }
+        // The item row holds its quantity: it is also the item's one level row (by the item's key).
+        if role == Role::Items
+            && let Some(column) = &self.items.quantity
+        {
+            let levels: Vec<Change> = out
+                .iter()
+                .filter_map(|change| match change {
+                    Change::Item { key, row } => Some(Change::Level {
+                        key: key.as_str().to_owned(),
+                        row: row.as_ref().and(after).map(|after| {
+                            let quantity = text_of(after.get(column))
+                                .ok()
+                                .flatten()
+                                .and_then(|q| q.trim().parse::<i64>().ok());
+                            if quantity.is_none() {
+                                tracing::error!(table = %self.items.table, "item row with a NULL or non-numeric quantity counts as 0");
+                            }
+                            LevelRow {
+                                item_key: key.clone(),
+                                location_key: None,
+                                quantity: quantity.unwrap_or(0),
+                            }
+                        }),
+                    }),
+                    _ => None,
+                })
+                .collect();
+            out.extend(levels);
         }
         out
     }
@@ -435,6 +534,11 @@ impl Mapping {
             );
         let price_includes_vat = vat.is_none_or(|v| truthy(v.as_deref()));
         let image_sha256 = m.image.as_deref().map(|column| image_hash(row, column));
+        let source_updated_at = m
+            .updated_at
+            .as_deref()
+            .and_then(|c| text_of(row.get(c)).ok().flatten())
+            .and_then(|t| local_datetime(&t));
         let quarantine = (!problems.is_empty()).then(|| problems.join("; "));
         ItemRow {
             sku,
@@ -446,11 +550,12 @@ impl Mapping {
             deleted,
             quarantine,
             image_sha256,
+            source_updated_at,
         }
     }
 
     fn level_row(&self, row: &Row) -> Option<LevelRow> {
-        let m = &self.levels;
+        let m = self.levels.as_ref()?;
         let item = text_of(row.get(&m.item)).ok().flatten();
         let quantity = text_of(row.get(&m.quantity))
             .ok()
@@ -477,6 +582,36 @@ impl Mapping {
     }
 }
 
+/// A DATETIME's text (`2026-11-25 10:00:00` or with up to 6 fraction digits, as both paths give
+/// it) normalised to 6 fraction digits; `None` for what is not a real date and time (MySQL's zero
+/// dates), which PostgreSQL would refuse.
+pub fn local_datetime(text: &str) -> Option<String> {
+    let (date, time) = text.trim().split_once(' ')?;
+    let (time, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let fraction: String = fraction.chars().chain("000000".chars()).take(6).collect();
+    let date = time::Date::parse(
+        date,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()?;
+    let time = time::Time::parse(
+        time,
+        time::macros::format_description!("[hour]:[minute]:[second]"),
+    )
+    .ok()?;
+    fraction.bytes().all(|b| b.is_ascii_digit()).then(|| {
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{fraction}",
+            date.year(),
+            u8::from(date.month()),
+            date.day(),
+            time.hour(),
+            time.minute(),
+            time.second()
+        )
+    })
+}
+
 /// The column the snapshot selects the picture's hash into (`SHA2(image, 256) AS image__sha256`).
 pub fn image_hash_column(column: &str) -> String {
     format!("{column}__sha256")
@@ -493,7 +628,8 @@ fn image_hash(row: &Row, column: &str) -> Option<String> {
             .map(|h| h.to_ascii_lowercase());
     }
     match row.get(column) {
-        Some(mysql_async::Value::Bytes(bytes)) if !bytes.is_empty() => {
+        // An empty BLOB is a (bad) picture, as the snapshot's SHA2 says too; NULL is none.
+        Some(mysql_async::Value::Bytes(bytes)) => {
             let digest = sha2::Sha256::digest(bytes);
             Some(digest.iter().map(|b| format!("{b:02x}")).collect())
         }
@@ -507,6 +643,22 @@ fn truthy(value: Option<&str>) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn datetimes_are_normalised_and_zero_dates_dropped() {
+        assert_eq!(
+            local_datetime("2026-07-01 12:00:00").as_deref(),
+            Some("2026-07-01 12:00:00.000000")
+        );
+        assert_eq!(
+            local_datetime("2026-07-01 12:00:00.25").as_deref(),
+            Some("2026-07-01 12:00:00.250000")
+        );
+        assert_eq!(local_datetime("0000-00-00 00:00:00"), None);
+        assert_eq!(local_datetime("2026-02-30 00:00:00"), None);
+        assert_eq!(local_datetime("yesterday"), None);
+    }
+
     use super::*;
     use mysql_async::Value;
 

@@ -42,15 +42,48 @@ impl Replicator {
     fn target(&self, generation: i64) -> Target<'_> {
         Target {
             items_table: &self.mapping.items.table,
-            levels_table: &self.mapping.levels.table,
+            levels_table: self.mapping.levels_table(),
             generation,
             currency: self.mapping.items.currency.code(),
             unknown_location_sellable: self.mapping.locations.is_none(),
+            time_zone: &self.mapping.source.time_zone,
         }
     }
 
-    /// Runs until `stop`; errors restart the session after a backoff.
+    /// Runs until `stop`; errors restart the session after a backoff. The lease is renewed every
+    /// second the whole time, snapshots included (a long snapshot must not look like a dead leader).
     pub async fn run(&self, stop: &CancellationToken) -> anyhow::Result<()> {
+        tokio::select! {
+            stepped_down = self.keep_lease(stop) => stepped_down,
+            ended = self.sessions(stop) => ended,
+        }
+    }
+
+    /// Renews the lease every second until `stop`; returns an error only when another bridge has
+    /// taken over (this one must stop writing). A failed renewal (PostgreSQL unreachable) is logged
+    /// and retried: the lease may lapse, and the fence keeps a replaced leader from writing.
+    async fn keep_lease(&self, stop: &CancellationToken) -> anyhow::Result<()> {
+        let mut tick = tokio::time::interval(FRESHNESS_INTERVAL);
+        let mut failing = false;
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return Ok(()),
+                _ = tick.tick() => {}
+            }
+            match crate::leader::renew(&self.db, self.epoch).await {
+                Ok(()) => failing = false,
+                Err(e) if is_fatal(&e) => return Err(e),
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!(error = format!("{e:#}"), "cannot renew the leader lease");
+                    }
+                    failing = true;
+                }
+            }
+        }
+    }
+
+    async fn sessions(&self, stop: &CancellationToken) -> anyhow::Result<()> {
         let mut backoff = Duration::from_millis(500);
         while !stop.is_cancelled() {
             let started = Instant::now();
@@ -80,10 +113,21 @@ impl Replicator {
                 let mut conn = mysql_async::Conn::new(self.source.clone())
                     .await
                     .context("connect to check the checkpoint")?;
-                let verdict = checks::check_resume(&mut conn, &position, self.resume).await?;
+                let recorded: Option<String> = sqlx::query_scalar::<_, Option<String>>(
+                    "SELECT source_server FROM stock.checkpoint",
+                )
+                .fetch_optional(&self.db)
+                .await?
+                .flatten();
+                let verdict =
+                    checks::check_resume(&mut conn, &position, recorded.as_deref(), self.resume)
+                        .await?;
                 conn.disconnect().await.ok();
                 match verdict? {
-                    Resume::Yes => (position, generation),
+                    Resume::Yes => {
+                        self.note_source_server(recorded.as_deref()).await?;
+                        (position, generation)
+                    }
                     Resume::Purged(why) => self.resnapshot(&why).await?,
                 }
             }
@@ -184,8 +228,11 @@ impl Replicator {
     async fn snapshot(&self) -> anyhow::Result<(Position, i64)> {
         let started = Instant::now();
         let mut tx = self.db.begin().await?;
+        // Not FOR UPDATE: the checkpoint row must stay free for the lease renewal while the copy
+        // runs. The switch-in below is fenced by the epoch, so a leader replaced meanwhile writes
+        // nothing.
         let current: Option<(i64, i64)> =
-            sqlx::query_as("SELECT generation, epoch FROM stock.checkpoint FOR UPDATE")
+            sqlx::query_as("SELECT generation, epoch FROM stock.checkpoint")
                 .fetch_optional(&mut *tx)
                 .await?;
         if let Some((_, epoch)) = current {
@@ -221,8 +268,8 @@ impl Replicator {
         let (position, rows) = tokio::try_join!(read, write)?;
         apply::finish_snapshot(&mut tx, generation, &at).await?;
         let written = sqlx::query(
-            "INSERT INTO stock.checkpoint (id, epoch, leader, source_server, gtid, binlog_file, binlog_pos, generation, snapshot_done, updated_at)
-             VALUES (true, $1, $2, $3, $4, $5, $6, $7, true, now())
+            "INSERT INTO stock.checkpoint (id, epoch, leader, source_server, gtid, binlog_file, binlog_pos, generation, snapshot_done, updated_at, lease_until)
+             VALUES (true, $1, $2, $3, $4, $5, $6, $7, true, now(), clock_timestamp() + make_interval(secs => $8))
              ON CONFLICT (id) DO UPDATE SET gtid = EXCLUDED.gtid, binlog_file = EXCLUDED.binlog_file,
                  binlog_pos = EXCLUDED.binlog_pos, generation = EXCLUDED.generation, snapshot_done = true,
                  source_server = EXCLUDED.source_server, updated_at = now()
@@ -235,6 +282,7 @@ impl Replicator {
         .bind(&position.file)
         .bind(position.pos as i64)
         .bind(generation)
+        .bind(crate::leader::LEASE_SECS)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -250,14 +298,30 @@ impl Replicator {
         Ok((position, generation))
     }
 
+    /// After a failover followed by GTID, the checkpoint's positions become the new server's as
+    /// soon as it streams: the checkpoint names that server from now on.
+    async fn note_source_server(&self, recorded: Option<&str>) -> anyhow::Result<()> {
+        let current = self.source_identity().await?;
+        if recorded != Some(current.as_str()) {
+            tracing::warn!(
+                recorded = recorded.unwrap_or("-"),
+                current = %current,
+                "streaming from another source server than the checkpoint's (a failover, followed by GTID)"
+            );
+            sqlx::query("UPDATE stock.checkpoint SET source_server = $2 WHERE epoch = $1")
+                .bind(self.epoch)
+                .bind(&current)
+                .execute(&self.db)
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn source_identity(&self) -> anyhow::Result<String> {
-        use mysql_async::prelude::Queryable;
         let mut conn = mysql_async::Conn::new(self.source.clone()).await?;
-        let id: Option<(u32, String)> = conn.query_first("SELECT @@server_id, @@version").await?;
+        let identity = source::server_identity(&mut conn).await;
         conn.disconnect().await.ok();
-        Ok(id
-            .map(|(id, version)| format!("server_id={id} version={version}"))
-            .unwrap_or_default())
+        identity
     }
 
     /// Drains the channel in batches of whole source transactions.
@@ -340,7 +404,6 @@ impl Replicator {
                 () = stop.cancelled() => return Ok(()),
                 _ = tick.tick() => {}
             }
-            crate::leader::renew(&self.db, self.epoch).await?;
             let t0: time::OffsetDateTime = sqlx::query_scalar("SELECT clock_timestamp()")
                 .fetch_one(&self.db)
                 .await?;

@@ -11,8 +11,16 @@
 //   POST /reset                          default users back, pending failures cleared
 //   POST /{provider}/users               body = the claims of the user who logs in from now on
 //   POST /{provider}/fail-next-token     the next token exchange answers 400 {"error":"invalid_grant"}
+//   POST /{provider}/next-token          body = claims that override the next token response's tokens
+//                                        (e.g. {"aud":"another-app"}, {"iss":"…"}, {"exp":0}, {"nonce":"x"})
+//   POST /{provider}/bad-signature-next  the next ID token is signed with a fresh key that is not in the
+//                                        JWKS (same `kid` header, so only the signature check can refuse it)
+//   POST /{provider}/deny-next           body {"error":"access_denied"} (the default): the next authorize
+//                                        redirects back with that error and no code, as when the person
+//                                        clicks "Cancel" at the provider
 // The state is global to the process: tests that change it must not run concurrently with each other.
 
+import crypto from 'node:crypto';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -57,10 +65,27 @@ const DEFAULT_USERS = {
   },
 };
 
-const state = {
-  users: structuredClone(DEFAULT_USERS),
-  failNextToken: { google: false, facebook: false },
-};
+function freshState() {
+  return {
+    users: structuredClone(DEFAULT_USERS),
+    failNextToken: { google: false, facebook: false },
+    nextToken: { google: null, facebook: null },
+    badSignatureNext: { google: false, facebook: false },
+    denyNext: { google: null, facebook: null },
+  };
+}
+
+let state = freshState();
+
+// A key no provider publishes, for "bad signature" ID tokens. Signing is synchronous because the
+// mock's response hook cannot wait.
+const ROGUE_KEY = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+
+function signWithRogueKey(jwt) {
+  const [header, payload] = jwt.split('.');
+  const signature = crypto.sign('sha256', Buffer.from(`${header}.${payload}`), ROGUE_KEY);
+  return `${header}.${payload}.${signature.toString('base64url')}`;
+}
 
 function userinfoBody(provider) {
   const user = state.users[provider];
@@ -79,16 +104,32 @@ async function startProvider(provider, port) {
   server.issuer.url = `http://${HOST}:${port}`;
   server.service.on('beforeTokenSigning', (token) => {
     Object.assign(token.payload, state.users[provider]);
+    if (state.nextToken[provider]) Object.assign(token.payload, state.nextToken[provider]);
   });
   server.service.on('beforeUserinfo', (response) => {
     response.body = userinfoBody(provider);
   });
   server.service.on('beforeResponse', (response) => {
+    // Overrides last for one token response (the access token and the ID token in it).
+    state.nextToken[provider] = null;
     if (state.failNextToken[provider]) {
       state.failNextToken[provider] = false;
       response.statusCode = 400;
       response.body = { error: 'invalid_grant', error_description: 'forced by the control endpoint' };
+      return;
     }
+    if (state.badSignatureNext[provider] && typeof response.body.id_token === 'string') {
+      state.badSignatureNext[provider] = false;
+      response.body.id_token = signWithRogueKey(response.body.id_token);
+    }
+  });
+  server.service.on('beforeAuthorizeRedirect', (redirect) => {
+    const error = state.denyNext[provider];
+    if (!error) return;
+    state.denyNext[provider] = null;
+    // The same URL object the mock redirects to: change it in place.
+    redirect.url.searchParams.delete('code');
+    redirect.url.searchParams.set('error', error);
   });
   console.log(`${provider} ready at ${server.issuer.url}`);
   return server;
@@ -125,8 +166,7 @@ async function control(req, res) {
   if (req.method === 'GET' && url.pathname === '/state') return send(res, 200, state);
   if (req.method !== 'POST') return send(res, 405, { error: 'method not allowed' });
   if (url.pathname === '/reset') {
-    state.users = structuredClone(DEFAULT_USERS);
-    state.failNextToken = { google: false, facebook: false };
+    state = freshState();
     console.log('control: reset');
     return send(res, 200, state);
   }
@@ -150,6 +190,37 @@ async function control(req, res) {
     state.failNextToken[provider] = true;
     console.log(`control: ${provider} fails its next token exchange`);
     return send(res, 200, { [provider]: { failNextToken: true } });
+  }
+  if (action === 'next-token') {
+    let claims;
+    try {
+      claims = await readJson(req);
+    } catch (err) {
+      return send(res, 400, { error: `invalid JSON: ${err.message}` });
+    }
+    if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
+      return send(res, 400, { error: 'expected a JSON object of claims' });
+    }
+    state.nextToken[provider] = claims;
+    console.log(`control: ${provider} overrides claims ${Object.keys(claims).join(', ')} of its next token`);
+    return send(res, 200, { [provider]: { nextToken: claims } });
+  }
+  if (action === 'bad-signature-next') {
+    state.badSignatureNext[provider] = true;
+    console.log(`control: ${provider} signs its next ID token with an unpublished key`);
+    return send(res, 200, { [provider]: { badSignatureNext: true } });
+  }
+  if (action === 'deny-next') {
+    let body;
+    try {
+      body = await readJson(req);
+    } catch (err) {
+      return send(res, 400, { error: `invalid JSON: ${err.message}` });
+    }
+    const error = typeof body.error === 'string' && body.error !== '' ? body.error : 'access_denied';
+    state.denyNext[provider] = error;
+    console.log(`control: ${provider} answers its next authorize with error=${error}`);
+    return send(res, 200, { [provider]: { denyNext: error } });
   }
   return send(res, 404, { error: 'not found' });
 }

@@ -100,6 +100,17 @@ url = "postgres://shop:shop-dev@$h:$PORT_POSTGRES/funnyhat"
 migrator_url = "postgres://migrator:migrator-dev@$h:$PORT_POSTGRES/funnyhat"
 [media]
 base_url = "http://$h:$PORT_CDN/$S3_BUCKET"
+# The stack's fake providers (deploy/local/oauth-providers.mjs); client ids and secrets are made up.
+[login.google]
+issuer_url = "http://$h:$PORT_GOOGLE"
+client_id = "funnyhat-shop-dev"
+client_secret = "google-secret-dev"
+[login.facebook]
+authorize_url = "http://$h:$PORT_FACEBOOK/authorize"
+token_url = "http://$h:$PORT_FACEBOOK/token"
+userinfo_url = "http://$h:$PORT_FACEBOOK/userinfo"
+client_id = "100200300400"
+client_secret = "facebook-secret-dev"
 [log]
 format = "text"
 EOF
@@ -114,6 +125,12 @@ tls_ca = "$STACK/tls/ca.pem"
 mapping = "$REPO_ROOT/bridge/mappings/demo.toml"
 [target]
 url = "postgres://bridge:bridge-dev@$h:$PORT_POSTGRES/funnyhat"
+[images]
+bucket = "$S3_BUCKET"
+endpoint = "http://$h:$PORT_S3"
+access_key = "$S3_ACCESS_KEY"
+secret_key = "$S3_SECRET_KEY"
+public_base_url = "http://$h:$PORT_CDN/$S3_BUCKET"
 [log]
 format = "text"
 EOF

@@ -59,6 +59,8 @@ pub struct CatalogueSettings {
     pub page_size: usize,
     pub low_stock_threshold: i32,
     pub lag: LagLimits,
+    /// `false`: nothing is cached, every read goes to the replica (for benchmarks).
+    pub cache: bool,
 }
 
 struct Entry<V> {
@@ -282,7 +284,7 @@ impl Catalogue {
         let v = &self.validity;
         // Twice at most: a second void entry means changes are racing us; then just read.
         for _ in 0..2 {
-            if !v.listening.load(Ordering::SeqCst) {
+            if !self.settings.cache || !v.listening.load(Ordering::SeqCst) {
                 break;
             }
             let entry = cache

@@ -80,6 +80,10 @@ pub struct Catalogue {
     /// At or below this many units a product says "Only N left" instead of "In stock".
     #[serde(default = "default_low_stock_threshold")]
     pub low_stock_threshold: i32,
+    /// Whether catalogue data is kept in memory between requests. Off only to measure what the
+    /// cache is worth (docs/BENCHMARKS.md): every page then reads the replica.
+    #[serde(default = "default_cache")]
+    pub cache: bool,
 }
 
 /// The lag guard (docs/ARCHITECTURE.md): how stale the replica may be before pages stop showing
@@ -126,7 +130,8 @@ pub struct Basket {
     pub cleanup_interval_secs: u64,
 }
 
-/// Login rate limits: failures allowed free, then a doubling wait (never a lockout).
+/// Login rate limits: failures allowed free, then a doubling wait (never a lockout). And the
+/// login providers: a provider without settings is not offered (docs/ACCOUNTS.md).
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
@@ -136,6 +141,51 @@ pub struct Login {
     pub free_attempts_per_address: u32,
     #[serde(default = "default_max_backoff_secs")]
     pub max_backoff_secs: u64,
+    /// `[login.google]`: "Continue with Google" (OpenID Connect).
+    pub google: Option<GoogleLogin>,
+    /// `[login.facebook]`: "Continue with Facebook" (OAuth 2 and a user-info URL).
+    pub facebook: Option<FacebookLogin>,
+}
+
+/// An OpenID Connect provider found by discovery (`{issuer_url}/.well-known/openid-configuration`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleLogin {
+    /// `https://accounts.google.com`; ID tokens must name exactly this issuer.
+    pub issuer_url: String,
+    #[serde(deserialize_with = "text_or_number")]
+    pub client_id: String,
+    pub client_secret: SecretString,
+}
+
+/// A plain OAuth 2 provider with a Graph-shaped user-info URL (`{id, name, email}`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FacebookLogin {
+    /// `https://www.facebook.com/v19.0/dialog/oauth`
+    pub authorize_url: String,
+    /// `https://graph.facebook.com/v19.0/oauth/access_token`
+    pub token_url: String,
+    /// `https://graph.facebook.com/v19.0/me?fields=id,name,email`
+    pub userinfo_url: String,
+    /// The app id (digits: accepted as a number or as text).
+    #[serde(deserialize_with = "text_or_number")]
+    pub client_id: String,
+    pub client_secret: SecretString,
+}
+
+/// A client id as text, also when written (or set through the environment) as a bare number.
+fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum TextOrNumber {
+        Text(String),
+        Number(u64),
+    }
+    Ok(match serde::Deserialize::deserialize(d)? {
+        TextOrNumber::Text(t) => t,
+        TextOrNumber::Number(n) => n.to_string(),
+    })
 }
 
 const fn default_free_per_account() -> u32 {
@@ -156,6 +206,8 @@ impl Default for Login {
             free_attempts_per_account: default_free_per_account(),
             free_attempts_per_address: default_free_per_address(),
             max_backoff_secs: default_max_backoff_secs(),
+            google: None,
+            facebook: None,
         }
     }
 }
@@ -195,6 +247,10 @@ const fn default_low_stock_threshold() -> i32 {
     5
 }
 
+const fn default_cache() -> bool {
+    true
+}
+
 const fn default_soft_limit_secs() -> u64 {
     30
 }
@@ -220,6 +276,7 @@ impl Default for Catalogue {
         Self {
             page_size: default_page_size(),
             low_stock_threshold: default_low_stock_threshold(),
+            cache: default_cache(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod jobs;
 pub mod live;
 pub mod migrate;
+pub mod oauth;
 pub mod password;
 pub mod rate_limit;
 pub mod routes;

@@ -193,10 +193,15 @@ where
         }
         let id_hash = hash_id(value);
         let db = PgPool::from_ref(state);
+        // `last_seen_at` (for the cleanup of abandoned sessions) is written at most once a minute,
+        // not on every page view: a read-only page stays a read.
         let row = sqlx::query!(
-            r#"UPDATE shop.sessions s SET last_seen_at = now() WHERE id_hash = $1
-               RETURNING csrf_token, basket_id, account_id,
-                 (SELECT username FROM shop.accounts a WHERE a.account_id = s.account_id) AS "username?""#,
+            r#"WITH touched AS (
+                 UPDATE shop.sessions SET last_seen_at = now()
+                 WHERE id_hash = $1 AND last_seen_at < now() - interval '60 seconds')
+               SELECT s.csrf_token, s.basket_id, s.account_id,
+                 (SELECT username FROM shop.accounts a WHERE a.account_id = s.account_id) AS "username?"
+               FROM shop.sessions s WHERE s.id_hash = $1"#,
             &id_hash
         )
         .fetch_optional(&db)

@@ -9,6 +9,7 @@ use crate::config::Settings;
 use crate::domain::stock::LagLimits;
 use crate::live::caps::StreamCaps;
 use crate::live::{self, Live};
+use crate::oauth::Providers;
 use crate::password::Passwords;
 use crate::rate_limit::{Backoff, Limiter};
 use crate::routes;
@@ -94,12 +95,15 @@ impl Application {
             days: settings.basket.anonymous_days.max(1),
             every: Duration::from_secs(settings.basket.cleanup_interval_secs.max(1)),
         };
-        let csp = content_security_policy(&settings.media.base_url)?;
+        let providers = Arc::new(Providers::new(&settings.login, &settings.http.public_url)?);
+        let csp =
+            content_security_policy(&settings.media.base_url, &providers.form_action_origins())?;
         let catalogue = Arc::new(Catalogue::new(
             db.clone(),
             CatalogueSettings {
                 page_size: settings.catalogue.page_size.max(1),
                 low_stock_threshold: settings.catalogue.low_stock_threshold,
+                cache: settings.catalogue.cache,
                 lag: LagLimits {
                     soft: Duration::from_secs(settings.stock.soft_limit_secs),
                     hard: Duration::from_secs(settings.stock.hard_limit_secs),
@@ -137,6 +141,7 @@ impl Application {
                 live,
                 passwords,
                 login_limits,
+                providers,
             },
             listener_db,
             csp,
@@ -239,10 +244,21 @@ fn with_layers(router: Router, csp: HeaderValue, site: Arc<Site>) -> Router {
 }
 
 /// The Content-Security-Policy: same-origin everything, pictures also from the media base URL.
-fn content_security_policy(media_base_url: &str) -> anyhow::Result<HeaderValue> {
+/// Forms may also lead to the login providers' origins: "Continue with Google" is a POST answered
+/// by a 303 to the provider, and browsers apply `form-action` to a form's redirects too.
+fn content_security_policy(
+    media_base_url: &str,
+    provider_origins: &[String],
+) -> anyhow::Result<HeaderValue> {
+    let form_action: String = provider_origins
+        .iter()
+        .map(|origin| format!(" {origin}"))
+        .collect();
+    // A source with a path matches that exact path unless it ends in "/": the pictures live below.
+    let media = format!("{}/", media_base_url.trim_end_matches('/'));
     let csp = format!(
-        "default-src 'self'; img-src 'self' {media_base_url} data:; style-src 'self'; script-src 'self'; \
-         frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        "default-src 'self'; img-src 'self' {media} data:; style-src 'self'; script-src 'self'; \
+         frame-ancestors 'none'; base-uri 'none'; form-action 'self'{form_action}"
     );
     HeaderValue::from_str(&csp)
         .context("media.base_url cannot be used in a Content-Security-Policy header")

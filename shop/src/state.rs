@@ -4,6 +4,7 @@
 use crate::catalog::Catalogue;
 use crate::client_addr::IpNet;
 use crate::live::Live;
+use crate::oauth::Providers;
 use crate::password::Passwords;
 use crate::rate_limit::Limiter;
 use axum::extract::FromRef;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub live: Arc<Live>,
     pub passwords: Arc<Passwords>,
     pub login_limits: Arc<LoginLimits>,
+    /// "Continue with Google / Facebook": the configured login providers.
+    pub providers: Arc<Providers>,
 }
 
 /// Login rate limits: per account (lower-cased username) and per client address.

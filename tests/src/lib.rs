@@ -3,6 +3,8 @@
 //! database, and the stock-staff simulator. Fakes of partners with no packaged stand-in live here too.
 
 pub mod browser;
+pub mod cut_proxy;
 pub mod legacy;
 pub mod scratch_mariadb;
+pub mod scratch_s3;
 pub mod stack;

@@ -9,10 +9,20 @@ use std::time::Duration;
 
 static INSTALL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// What a CDC source needs: a binlog in ROW format with full row images and full metadata.
+pub const ROW_BINLOG: [&str; 4] = [
+    "--log-bin=scratch-bin",
+    "--binlog-format=ROW",
+    "--binlog-row-image=FULL",
+    "--binlog-row-metadata=FULL",
+];
+
 pub struct ScratchMariaDb {
     dir: tempfile::TempDir,
     child: Child,
     pub port: u16,
+    /// The extra arguments it was started with (a restart uses them again).
+    args: Vec<String>,
 }
 
 impl ScratchMariaDb {
@@ -61,38 +71,44 @@ impl ScratchMariaDb {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let log = std::fs::File::create(dir.path().join("server.log"))?;
-        let child = Command::new("mariadbd")
-            .args([
-                "--no-defaults",
-                "--user=mysql",
-                "--bind-address=127.0.0.1",
-                "--skip-name-resolve",
-                "--server-id=1",
-            ])
-            .arg(format!("--datadir={}", data.display()))
-            .arg(format!(
-                "--socket={}",
-                dir.path().join("mysqld.sock").display()
-            ))
-            .arg(format!(
-                "--pid-file={}",
-                dir.path().join("mysqld.pid").display()
-            ))
-            .arg(format!("--port={port}"))
-            .arg(format!("--tmpdir={}", tmp.display()))
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("start mariadbd")?;
-        let server = Self { dir, child, port };
+        let child = spawn_server(dir.path(), port, args)?;
+        let server = Self {
+            dir,
+            child,
+            port,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+        };
+        server.wait_until_up().await?;
+        Ok(server)
+    }
+
+    /// Shuts the server down cleanly (SIGTERM, as a service manager would) and starts it again on
+    /// the same port and data; it writes a new binlog file, as a restarted server does.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        let term = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        anyhow::ensure!(term.success(), "kill -TERM the scratch server");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait()?.is_none() {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "the scratch server did not stop in 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.child = spawn_server(self.dir.path(), self.port, &args)?;
+        self.wait_until_up().await
+    }
+
+    async fn wait_until_up(&self) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            match server.root().await {
+            match self.root().await {
                 Ok(conn) => {
                     conn.disconnect().await.ok();
-                    return Ok(server);
+                    return Ok(());
                 }
                 Err(e) if tokio::time::Instant::now() > deadline => {
                     return Err(e.context("scratch MariaDB did not start in 30 s"));
@@ -155,4 +171,30 @@ impl Drop for ScratchMariaDb {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts `mariadbd` on the scratch directory `dir` (data, socket, pid file and tmpdir in it).
+fn spawn_server(dir: &std::path::Path, port: u16, args: &[&str]) -> anyhow::Result<Child> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))?;
+    Command::new("mariadbd")
+        .args([
+            "--no-defaults",
+            "--user=mysql",
+            "--bind-address=127.0.0.1",
+            "--skip-name-resolve",
+            "--server-id=1",
+        ])
+        .arg(format!("--datadir={}", dir.join("data").display()))
+        .arg(format!("--socket={}", dir.join("mysqld.sock").display()))
+        .arg(format!("--pid-file={}", dir.join("mysqld.pid").display()))
+        .arg(format!("--port={port}"))
+        .arg(format!("--tmpdir={}", dir.join("tmp").display()))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .context("start mariadbd")
 }

@@ -26,6 +26,8 @@ pub struct Target<'a> {
     pub currency: &'static str,
     /// Whether levels at a location the bridge does not know yet count (no locations mapping: yes).
     pub unknown_location_sellable: bool,
+    /// The zone the source's DATETIME values are local to (an IANA name PostgreSQL knows).
+    pub time_zone: &'a str,
 }
 
 /// Applies a batch of changes inside `tx`, set-based: one statement per table and kind of change.
@@ -177,19 +179,20 @@ async fn apply_items(
     sqlx::query(
         "INSERT INTO stock.items (item_key, source_table, sku, name, description, category_key, category,
                                   price_minor, currency, price_includes_vat, deleted, quarantine_reason,
-                                  generation, changed_at, updated_at)
+                                  generation, changed_at, updated_at, source_updated_at)
          SELECT t.k, $11, t.sku, t.name, t.descr, t.cat,
                 (SELECT label FROM stock.lookups WHERE source_table = 'categories' AND row_key = t.cat),
-                t.price, $12, t.vat, t.del, t.q, $13, t.at, now()
+                t.price, $12, t.vat, t.del, t.q, $13, t.at, now(), t.u::timestamp AT TIME ZONE $15
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::bool[],
-                     $8::bool[], $9::text[], $10::text[]) AS t(k, sku, name, descr, cat, price, vat, del, q, at)
+                     $8::bool[], $9::text[], $10::text[], $14::text[]) AS t(k, sku, name, descr, cat, price, vat, del, q, at, u)
          ON CONFLICT (item_key) DO UPDATE SET
              source_table = EXCLUDED.source_table, sku = EXCLUDED.sku, name = EXCLUDED.name,
              description = EXCLUDED.description, category_key = EXCLUDED.category_key,
              category = EXCLUDED.category, price_minor = EXCLUDED.price_minor, currency = EXCLUDED.currency,
              price_includes_vat = EXCLUDED.price_includes_vat, deleted = EXCLUDED.deleted,
              quarantine_reason = EXCLUDED.quarantine_reason, generation = EXCLUDED.generation,
-             changed_at = EXCLUDED.changed_at, updated_at = now()",
+             changed_at = EXCLUDED.changed_at, updated_at = now(),
+             source_updated_at = EXCLUDED.source_updated_at",
     )
     .bind(&up.keys)
     .bind(&up.skus)
@@ -204,6 +207,8 @@ async fn apply_items(
     .bind(target.items_table)
     .bind(target.currency)
     .bind(target.generation)
+    .bind(&up.updated)
+    .bind(target.time_zone)
     .execute(&mut *tx)
     .await
     .context("upsert items")?;
@@ -274,6 +279,7 @@ struct ItemColumns<'a> {
     deleted: Vec<bool>,
     quarantine: Vec<Option<String>>,
     ats: Vec<&'a str>,
+    updated: Vec<Option<&'a str>>,
     /// (item key, hex SHA-256 or None for "no picture", position) where the mapping has pictures.
     pictures: Vec<(&'a str, Option<&'a str>, &'a str)>,
 }
@@ -294,6 +300,7 @@ impl<'a> ItemColumns<'a> {
                 .map(|reason| format!("at {at}: {reason}")),
         );
         self.ats.push(at);
+        self.updated.push(row.source_updated_at.as_deref());
         if let Some(hash) = &row.image_sha256 {
             self.pictures.push((key, hash.as_deref(), at));
         }

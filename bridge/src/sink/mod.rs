@@ -11,8 +11,13 @@ use std::time::Duration;
 
 /// A small pool: the bridge applies on few connections, by design (ordering, one checkpoint row).
 pub fn pool(target: &Target) -> anyhow::Result<PgPool> {
+    pool_of(target, 4)
+}
+
+/// A pool of at most `max_connections` (the image workers hold one each while they work).
+pub fn pool_of(target: &Target, max_connections: u32) -> anyhow::Result<PgPool> {
     PgPoolOptions::new()
-        .max_connections(4)
+        .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(3))
         .connect_lazy(target.url.expose_secret())
         .context("target.url is not a valid PostgreSQL URL")

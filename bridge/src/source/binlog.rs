@@ -14,7 +14,7 @@ use mysql_async::binlog::BinlogChecksumAlg;
 use mysql_async::binlog::events::{EventData, OptionalMetadataField, RowsEventData};
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStreamRequest, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -100,6 +100,7 @@ pub async fn read(
     let checksum: Option<String> = conn.query_first("SELECT @@global.binlog_checksum").await?;
     let checksummed = checksum.is_some_and(|c| !c.eq_ignore_ascii_case("NONE"));
     let mut seen_format_description = false;
+    let latin1 = latin1_columns(&mut conn, &mapping.source.schema).await?;
     let mut stream = conn
         .get_binlog_stream(request)
         .await
@@ -204,8 +205,9 @@ pub async fn read(
                 for pair in rows.rows(tme) {
                     let (before, after) =
                         pair.with_context(|| format!("binlog: bad row image at {}", at()))?;
-                    let before = before.map(|r| to_row(&names, r));
-                    let after = after.map(|r| to_row(&names, r));
+                    let recode = latin1.get(tme.table_name().as_ref());
+                    let before = before.map(|r| to_row(&names, r, recode));
+                    let after = after.map(|r| to_row(&names, r, recode));
                     let (before, after) = match rows {
                         RowsEventData::DeleteRowsEvent(_) | RowsEventData::DeleteRowsEventV1(_) => {
                             (before.or(after), None)
@@ -323,12 +325,51 @@ fn column_names(tme: &mysql_async::binlog::events::TableMapEvent<'_>) -> Option<
     None
 }
 
-fn to_row(names: &[String], row: mysql_async::binlog::row::BinlogRow) -> Row {
+/// A row image by column name; the bytes of `latin1` columns converted to UTF-8 (the snapshot's
+/// connection gets them converted by the server).
+fn to_row(
+    names: &[String],
+    row: mysql_async::binlog::row::BinlogRow,
+    latin1: Option<&HashSet<String>>,
+) -> Row {
     let values = row.unwrap().into_iter().map(|v| match v {
         mysql_async::binlog::value::BinlogValue::Value(v) => v,
         _ => Value::NULL,
     });
-    Row::from_pairs(names.iter().cloned().zip(values))
+    Row::from_pairs(
+        names
+            .iter()
+            .cloned()
+            .zip(values)
+            .map(|(name, value)| match value {
+                Value::Bytes(bytes) if latin1.is_some_and(|cols| cols.contains(&name)) => {
+                    let utf8 = super::values::latin1_to_utf8(&bytes);
+                    (name, Value::Bytes(utf8))
+                }
+                value => (name, value),
+            }),
+    )
+}
+
+/// The `latin1` text columns of the legacy schema's tables, by table. Read once per session, so
+/// a column changed to another character set is seen after the next reconnect.
+async fn latin1_columns(
+    conn: &mut mysql_async::Conn,
+    schema: &str,
+) -> anyhow::Result<HashMap<String, HashSet<String>>> {
+    let rows: Vec<(String, String)> = conn
+        .exec(
+            "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS
+             WHERE TABLE_SCHEMA = ? AND CHARACTER_SET_NAME = 'latin1'",
+            (schema,),
+        )
+        .await
+        .context("binlog: reading the character sets of the legacy columns")?;
+    let mut by_table: HashMap<String, HashSet<String>> = HashMap::new();
+    for (table, column) in rows {
+        by_table.entry(table).or_default().insert(column);
+    }
+    Ok(by_table)
 }
 
 /// A statement after which the replica can no longer follow row by row: the rows of a mapped

@@ -90,8 +90,13 @@ pub enum Resume {
 pub async fn check_resume(
     conn: &mut mysql_async::Conn,
     checkpoint: &super::Position,
+    recorded_server: Option<&str>,
     mode: crate::config::ResumeMode,
 ) -> anyhow::Result<Result<Resume, SourceProblem>> {
+    let current = super::server_identity(conn).await?;
+    if let Err(problem) = judge_server(recorded_server, &current, mode) {
+        return Ok(Err(problem));
+    }
     let source_gtid: Option<String> = conn.query_first("SELECT @@global.gtid_binlog_pos").await?;
     let logs: Vec<mysql_async::Row> = conn.query("SHOW BINARY LOGS").await?;
     let logs: Vec<(String, u64)> = logs
@@ -154,6 +159,32 @@ fn judge_resume(
         }
     }
     Ok(Resume::Yes)
+}
+
+/// A binlog file and offset mean something on the server that wrote them only: in position mode
+/// another server (by `@@server_id`) is refused, even with a binlog of the same name — a promoted
+/// replica writes its own. By GTID, a failover to a replica of the same domain is followed.
+fn judge_server(
+    recorded: Option<&str>,
+    current: &str,
+    mode: crate::config::ResumeMode,
+) -> Result<(), SourceProblem> {
+    let server_id = |identity: &str| identity.split_whitespace().next().map(str::to_owned);
+    match recorded {
+        Some(recorded)
+            if mode == crate::config::ResumeMode::Position
+                && !recorded.is_empty()
+                && server_id(recorded) != server_id(current) =>
+        {
+            Err(SourceProblem::DifferentSource(format!(
+                "it is {}, but the checkpoint's binlog positions are {}'s (positions are per server; \
+                 set source.resume = gtid to follow a failover)",
+                server_id(current).unwrap_or_default(),
+                server_id(recorded).unwrap_or_default()
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The decision, apart from the I/O so it is unit-tested.
@@ -251,6 +282,24 @@ mod tests {
             judge_resume(&at("binlog.000001", 4, None), None, &logs, Position),
             Ok(Resume::Purged(_))
         ));
+    }
+
+    #[test]
+    fn positions_are_refused_on_another_server_but_gtids_follow_a_failover() {
+        use crate::config::ResumeMode::{Gtid, Position};
+        let old = "server_id=1 version=10.11.6-MariaDB-log";
+        let promoted = "server_id=2 version=10.11.6-MariaDB-log";
+        let upgraded = "server_id=1 version=10.11.9-MariaDB-log";
+        let refused = judge_server(Some(old), promoted, Position).unwrap_err();
+        assert_eq!(refused.exit_code(), 16);
+        assert!(
+            refused.to_string().contains("source.resume = gtid"),
+            "{refused}"
+        );
+        assert_eq!(judge_server(Some(old), promoted, Gtid), Ok(()));
+        assert_eq!(judge_server(Some(old), upgraded, Position), Ok(()));
+        assert_eq!(judge_server(None, promoted, Position), Ok(()));
+        assert_eq!(judge_server(Some(""), promoted, Position), Ok(()));
     }
 
     #[test]

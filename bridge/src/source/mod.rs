@@ -27,6 +27,17 @@ pub fn connect_opts(source: &Source) -> anyhow::Result<Opts> {
     Ok(builder.into())
 }
 
+/// Which server this is, as the checkpoint records it: `server_id=N version=V`.
+pub async fn server_identity(conn: &mut mysql_async::Conn) -> anyhow::Result<String> {
+    let id: Option<(u32, String)> = conn
+        .query_first("SELECT @@server_id, @@version")
+        .await
+        .context("reading the source's server id")?;
+    Ok(id
+        .map(|(id, version)| format!("server_id={id} version={version}"))
+        .unwrap_or_default())
+}
+
 /// Reads the source's current binlog file and offset (`SHOW MASTER STATUS`).
 pub async fn binlog_head(opts: &Opts) -> anyhow::Result<BinlogHead> {
     let mut conn = mysql_async::Conn::new(opts.clone())

@@ -53,9 +53,38 @@ pub fn text_of(value: Option<&Value>) -> Result<Option<String>, String> {
     })
 }
 
+/// MySQL's `latin1` (which is Windows-1252, with its five undefined bytes kept as the C1 controls
+/// of the same number) as UTF-8. The binlog carries a latin1 column's bytes as stored; the snapshot
+/// gets them converted by the server, so the binlog path converts them here to agree.
+pub fn latin1_to_utf8(bytes: &[u8]) -> Vec<u8> {
+    const CP1252_80_9F: [char; 32] = [
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
+        '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
+        'ž', 'Ÿ',
+    ];
+    let text: String = bytes
+        .iter()
+        .map(|&b| match b {
+            0x80..=0x9F => CP1252_80_9F[usize::from(b - 0x80)],
+            _ => char::from(b),
+        })
+        .collect();
+    text.into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latin1_is_windows_1252() {
+        assert_eq!(
+            latin1_to_utf8(b"Caf\xe9 M\xfcller \x80 5 \x93ok\x94"),
+            "Café Müller € 5 “ok”".as_bytes()
+        );
+        assert_eq!(latin1_to_utf8(b"plain"), b"plain");
+        assert_eq!(latin1_to_utf8(b"\x81"), "\u{81}".as_bytes());
+    }
 
     #[test]
     fn values_become_text_the_same_way_on_both_paths() {

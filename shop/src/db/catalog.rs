@@ -45,29 +45,56 @@ pub struct Category {
     pub hats: i64,
 }
 
-/// The thumbnails of a picture whose status is `ready`: object keys by width, ascending.
+/// The thumbnails of a picture whose status is `ready`, by width, ascending: WebP (`variants`) and
+/// the JPEG fallback for browsers without WebP.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Picture {
     pub variants: Vec<(u32, String)>,
+    pub fallback: Vec<(u32, String)>,
     pub alt_text: Option<String>,
 }
 
 impl Picture {
-    /// From `stock.images.keys` (`{"160.webp": "items/17/160.webp", …}`): entries named by a
-    /// width. `None` when nothing usable is there (then the placeholder shows).
-    pub fn from_keys(keys: &serde_json::Value, alt_text: Option<String>) -> Option<Self> {
-        let mut variants: Vec<(u32, String)> = keys
-            .as_object()?
-            .iter()
-            .filter_map(|(name, key)| {
-                let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
-                Some((digits.parse().ok()?, key.as_str()?.to_owned()))
-            })
-            .filter(|(width, key)| *width > 0 && !key.is_empty())
-            .collect();
-        variants.sort();
-        variants.dedup_by_key(|(w, _)| *w);
-        (!variants.is_empty()).then_some(Self { variants, alt_text })
+    /// From `stock.images.keys` (`{"160.webp": "items/<sha>/v1/160.webp", "160.jpg": …}`): entries
+    /// named by their long side and format; the picture's own `width` × `height` turn a long side
+    /// into the width `srcset` needs (a portrait picture is narrower than its long side). `None`
+    /// when nothing usable is there (then the placeholder shows).
+    pub fn from_keys(
+        keys: &serde_json::Value,
+        alt_text: Option<String>,
+        size: Option<(u32, u32)>,
+    ) -> Option<Self> {
+        let width_of = |long_side: u32| match size {
+            Some((w, h)) if h > w && h > 0 => {
+                u32::try_from(u64::from(long_side) * u64::from(w) / u64::from(h))
+                    .unwrap_or(long_side)
+                    .max(1)
+            }
+            _ => long_side,
+        };
+        let of_format = |extension: &str| {
+            let mut found: Vec<(u32, String)> = keys
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(name, key)| {
+                    let (side, ext) = name.split_once('.')?;
+                    (ext == extension).then_some(())?;
+                    Some((width_of(side.parse().ok()?), key.as_str()?.to_owned()))
+                })
+                .filter(|(width, key)| *width > 0 && !key.is_empty())
+                .collect();
+            found.sort();
+            found.dedup_by_key(|(w, _)| *w);
+            found
+        };
+        let variants = of_format("webp");
+        let fallback = of_format("jpg");
+        (!variants.is_empty() || !fallback.is_empty()).then_some(Self {
+            variants,
+            fallback,
+            alt_text,
+        })
     }
 }
 
@@ -84,13 +111,15 @@ struct CardRow {
     available: i32,
     keys: Option<serde_json::Value>,
     alt_text: Option<String>,
+    width: Option<i32>,
+    height: Option<i32>,
 }
 
 impl From<CardRow> for Card {
     fn from(r: CardRow) -> Self {
         Self {
             price: money(r.price_minor, &r.currency),
-            picture: picture(r.keys, r.alt_text),
+            picture: picture(r.keys, r.alt_text, r.width, r.height),
             item_key: r.item_key,
             name: r.name,
             available: r.available,
@@ -98,8 +127,17 @@ impl From<CardRow> for Card {
     }
 }
 
-fn picture(keys: Option<serde_json::Value>, alt_text: Option<String>) -> Option<Picture> {
-    Picture::from_keys(&keys?, alt_text)
+fn picture(
+    keys: Option<serde_json::Value>,
+    alt_text: Option<String>,
+    width: Option<i32>,
+    height: Option<i32>,
+) -> Option<Picture> {
+    let size = match (width, height) {
+        (Some(w), Some(h)) => Some((u32::try_from(w).ok()?, u32::try_from(h).ok()?)),
+        _ => None,
+    };
+    Picture::from_keys(&keys?, alt_text, size)
 }
 
 /// Every sellable hat, by name.
@@ -107,7 +145,8 @@ pub async fn all_hats(db: &PgPool) -> sqlx::Result<Vec<Card>> {
     let rows = sqlx::query_as!(
         CardRow,
         r#"SELECT a.item_key AS "item_key!", a.name AS "name!", a.price_minor, a.currency AS "currency!",
-                  a.available AS "available!", img.keys AS "keys?", img.alt_text AS "alt_text?"
+                  a.available AS "available!", img.keys AS "keys?", img.alt_text AS "alt_text?",
+                  img.width AS "width?", img.height AS "height?"
            FROM stock.stock_available a
            LEFT JOIN stock.images img ON img.item_key = a.item_key AND img.status = 'ready'
            WHERE a.sellable
@@ -125,7 +164,8 @@ pub async fn hats_in_category(db: &PgPool, category: &str) -> sqlx::Result<Vec<C
     let rows = sqlx::query_as!(
         CardRow,
         r#"SELECT a.item_key AS "item_key!", a.name AS "name!", a.price_minor, a.currency AS "currency!",
-                  a.available AS "available!", img.keys AS "keys?", img.alt_text AS "alt_text?"
+                  a.available AS "available!", img.keys AS "keys?", img.alt_text AS "alt_text?",
+                  img.width AS "width?", img.height AS "height?"
            FROM stock.stock_available a
            LEFT JOIN stock.images img ON img.item_key = a.item_key AND img.status = 'ready'
            WHERE a.sellable AND a.category = $1
@@ -146,7 +186,8 @@ pub async fn search_hats(db: &PgPool, query: &SearchQuery) -> sqlx::Result<Vec<C
     let rows = sqlx::query_as!(
         CardRow,
         r#"SELECT a.item_key AS "item_key!", a.name AS "name!", a.price_minor, a.currency AS "currency!",
-                  a.available AS "available!", img.keys AS "keys?", img.alt_text AS "alt_text?"
+                  a.available AS "available!", img.keys AS "keys?", img.alt_text AS "alt_text?",
+                  img.width AS "width?", img.height AS "height?"
            FROM stock.stock_available a
            LEFT JOIN stock.images img ON img.item_key = a.item_key AND img.status = 'ready'
            WHERE a.sellable
@@ -187,7 +228,8 @@ pub async fn product(db: &PgPool, item_key: &str) -> sqlx::Result<Option<Product
         r#"SELECT a.item_key AS "item_key!", a.name AS "name!", a.description, a.category,
                   a.price_minor, a.currency AS "currency!", a.price_includes_vat AS "price_includes_vat!",
                   a.available AS "available!", a.deleted AS "deleted!", a.sellable AS "sellable!",
-                  img.keys AS "keys?", img.alt_text AS "alt_text?"
+                  img.keys AS "keys?", img.alt_text AS "alt_text?",
+                  img.width AS "width?", img.height AS "height?"
            FROM stock.stock_available a
            LEFT JOIN stock.images img ON img.item_key = a.item_key AND img.status = 'ready'
            WHERE a.item_key = $1"#,
@@ -197,7 +239,7 @@ pub async fn product(db: &PgPool, item_key: &str) -> sqlx::Result<Option<Product
     .await?;
     Ok(row.map(|r| Product {
         price: money(r.price_minor, &r.currency),
-        picture: picture(r.keys, r.alt_text),
+        picture: picture(r.keys, r.alt_text, r.width, r.height),
         item_key: r.item_key,
         name: r.name,
         description: r.description,
@@ -227,14 +269,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pictures_use_width_named_keys_only() {
+    fn pictures_use_size_named_keys_by_format() {
         let keys = serde_json::json!({
             "480.webp": "items/17/480.webp",
             "160.webp": "items/17/160.webp",
+            "160.jpg": "items/17/160.jpg",
             "original.jpg": "items/17/original.jpg",
             "0.webp": "items/17/0.webp"
         });
-        let p = Picture::from_keys(&keys, None).unwrap();
+        let p = Picture::from_keys(&keys, None, Some((2000, 1500))).unwrap();
         assert_eq!(
             p.variants,
             [
@@ -242,7 +285,24 @@ mod tests {
                 (480, "items/17/480.webp".to_owned())
             ]
         );
-        assert_eq!(Picture::from_keys(&serde_json::json!({}), None), None);
-        assert_eq!(Picture::from_keys(&serde_json::json!([1]), None), None);
+        assert_eq!(p.fallback, [(160, "items/17/160.jpg".to_owned())]);
+        assert_eq!(Picture::from_keys(&serde_json::json!({}), None, None), None);
+        assert_eq!(
+            Picture::from_keys(&serde_json::json!([1]), None, None),
+            None
+        );
+    }
+
+    #[test]
+    fn a_portrait_picture_is_narrower_than_its_long_side() {
+        let keys = serde_json::json!({"480.webp": "a/480.webp", "160.webp": "a/160.webp"});
+        let p = Picture::from_keys(&keys, None, Some((1000, 2000))).unwrap();
+        assert_eq!(
+            p.variants,
+            [
+                (80, "a/160.webp".to_owned()),
+                (240, "a/480.webp".to_owned())
+            ]
+        );
     }
 }

@@ -73,6 +73,43 @@ pub fn check_password(password: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Usernames to try, in order, for an account made by a provider login: from the person's name,
+/// else the email's local part, else `customer`, folded to the username alphabet (accents dropped,
+/// spaces become dots), then the same with `-2` … `-9`, then with random numbers. Every candidate
+/// passes [`parse_username`]; the database says which is free.
+pub fn username_candidates(name: &str, email: &str) -> Vec<String> {
+    let local = email.rsplit_once('@').map_or("", |(local, _)| local);
+    let base = [name, local]
+        .into_iter()
+        .map(fold_username)
+        .find(|b| b.len() >= 3)
+        .unwrap_or_else(|| "customer".to_owned());
+    let mut out = vec![base.clone()];
+    out.extend((2..=9).map(|n| format!("{base}-{n}")));
+    out.extend((0..5).map(|_| format!("{base}-{}", rand::random_range(100_000..1_000_000))));
+    out
+}
+
+/// The username alphabet's version of `text`, at most 24 characters (room for a suffix).
+fn fold_username(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.nfkd() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if matches!(c, ' ' | '.' | '_' | '-')
+            && !out.is_empty()
+            && !out.ends_with(['.', '_', '-'])
+        {
+            out.push(if c == ' ' { '.' } else { c });
+        }
+        if out.len() >= 24 {
+            break;
+        }
+    }
+    out.trim_end_matches(['.', '_', '-']).to_owned()
+}
+
 /// Where to go after logging in: `next` when it is a path on this site, otherwise `/`. Refuses
 /// `//host`, `/\host` (browsers treat both as another host), schemes, and control characters.
 pub fn safe_next(next: Option<&str>) -> String {
@@ -136,6 +173,34 @@ mod tests {
         assert!(check_password("password1234").is_ok(), "12+ is enough");
         assert!(check_password(&"x".repeat(128)).is_ok());
         assert!(check_password(&"x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn usernames_from_providers() {
+        let c = username_candidates("Émile Zola-Dupont", "ez@example.test");
+        assert_eq!(c[0], "emile.zola-dupont");
+        assert_eq!(c[1], "emile.zola-dupont-2");
+        assert_eq!(
+            username_candidates("李", "Ann.B+hats@example.test")[0],
+            "ann.bhats"
+        );
+        assert_eq!(username_candidates("", "x@example.test")[0], "customer");
+        assert_eq!(username_candidates("  --Al  ", "")[0], "customer");
+        assert_eq!(
+            username_candidates(&"Bartholomew ".repeat(9), "")[0],
+            "bartholomew.bartholomew"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_username_candidate_is_valid(name in "\\PC{0,60}", email in "\\PC{0,60}") {
+            let candidates = username_candidates(&name, &email);
+            proptest::prop_assert!(candidates.len() >= 10);
+            for c in candidates {
+                proptest::prop_assert_eq!(parse_username(&c), Ok(c.clone()));
+            }
+        }
     }
 
     #[test]

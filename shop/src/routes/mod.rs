@@ -53,6 +53,23 @@ pub fn public_router() -> Router<AppState> {
             "/register",
             get(account::register::show_register).post(account::register::register),
         )
+        .route(
+            "/login/link",
+            get(account::link_account::show_link).post(account::link_account::link_account),
+        )
+        .route(
+            "/login/email",
+            get(account::provider_email::show_email_form)
+                .post(account::provider_email::submit_email),
+        )
+        .route(
+            "/login/{provider}",
+            post(account::provider_start::start_provider_login),
+        )
+        .route(
+            "/login/{provider}/callback",
+            get(account::provider_callback::finish_provider_login),
+        )
         .route("/logout", post(account::logout::log_out))
         .route("/account", get(account::profile::show_profile))
         .route(

@@ -48,14 +48,9 @@ async fn empty_legacy_schema(server: &ScratchMariaDb) -> String {
 
 #[tokio::test]
 async fn each_source_misconfiguration_is_named_with_its_exit_code() {
-    let server = ScratchMariaDb::start(&[
-        "--log-bin=scratch-bin",
-        "--binlog-format=ROW",
-        "--binlog-row-image=FULL",
-        "--binlog-row-metadata=FULL",
-    ])
-    .await
-    .unwrap();
+    let server = ScratchMariaDb::start(&tests::scratch_mariadb::ROW_BINLOG)
+        .await
+        .unwrap();
     let url = empty_legacy_schema(&server).await;
     let set = |sql: &'static str| {
         let server = &server;

@@ -93,3 +93,56 @@ async fn a_paused_leader_is_replaced_and_fenced() {
     assert!(status.success());
     bridge.discard().await;
 }
+
+#[tokio::test]
+async fn a_long_snapshot_keeps_the_lease_and_the_standby_waits() {
+    let (server, source) = crate::support::scratch_source().await;
+    let mut bridge = BridgeUnderTest::start_on(source).await;
+    let mut standby = bridge.spawn_second();
+    standby
+        .wait_for_log("another bridge leads; standing by", WAIT)
+        .await
+        .unwrap();
+
+    // A TRUNCATE of a mapped table means a fresh snapshot; the items table is write-locked by
+    // another session, so that snapshot waits — far longer than the 5 s lease.
+    let mut locker = server.root().await.unwrap();
+    locker.query_drop("USE legacy").await.unwrap();
+    let mut root = server.root().await.unwrap();
+    root.query_drop("TRUNCATE TABLE legacy.stock_levels")
+        .await
+        .unwrap();
+    locker.query_drop("LOCK TABLES items WRITE").await.unwrap();
+    bridge
+        .process
+        .wait_for_log("replication interrupted", WAIT)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert!(
+        !standby.has_logged("leading")
+            && !standby.drain().iter().any(|l| l.contains("\"leading\"")),
+        "the standby took over a leader busy with a snapshot:\n{}",
+        standby.log.join("\n")
+    );
+    locker.query_drop("UNLOCK TABLES").await.unwrap();
+    bridge
+        .process
+        .wait_for_log("snapshot switched in", WAIT)
+        .await
+        .unwrap();
+    let leader: String = sqlx::query_scalar("SELECT leader FROM stock.checkpoint")
+        .fetch_one(&bridge.shop)
+        .await
+        .unwrap();
+    let pid = bridge.process.child.id().unwrap();
+    assert!(
+        leader.contains(&format!(":{pid}:")),
+        "{leader}; leader's log:\n{}\nstandby's log:\n{}",
+        bridge.log_tail(30),
+        standby.drain().join("\n")
+    );
+    standby.terminate(Duration::from_secs(10)).await.unwrap();
+    drop(locker);
+    bridge.stop().await;
+}

@@ -4,6 +4,8 @@
 
 mod checks;
 mod ha;
+mod images;
+mod outages;
 mod pictures;
 mod replication;
 mod resume;

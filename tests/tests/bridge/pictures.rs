@@ -12,6 +12,15 @@ async fn jobs(bridge: &BridgeUnderTest, key: u64) -> Vec<String> {
         .unwrap()
 }
 
+async fn price(bridge: &BridgeUnderTest, key: u64) -> Option<i64> {
+    sqlx::query_scalar::<_, Option<i64>>("SELECT price_minor FROM stock.items WHERE item_key = $1")
+        .bind(key.to_string())
+        .fetch_optional(&bridge.shop)
+        .await
+        .unwrap()
+        .flatten()
+}
+
 async fn picture(bridge: &BridgeUnderTest, key: u64) -> Option<(String, Option<String>)> {
     sqlx::query_as(
         "SELECT status::text, encode(source_sha256, 'hex') FROM stock.images WHERE item_key = $1",
@@ -76,13 +85,7 @@ async fn a_new_or_replaced_picture_queues_one_job_and_a_price_change_none() {
         .await
         .unwrap();
     wait_until("the price change arrives", || async {
-        let price: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT price_minor FROM stock.items WHERE item_key = $1")
-                .bind(id.to_string())
-                .fetch_optional(&bridge.shop)
-                .await
-                .unwrap();
-        price == Some(Some(800))
+        price(&bridge, id).await == Some(800)
     })
     .await;
     assert_eq!(
@@ -102,6 +105,26 @@ async fn a_new_or_replaced_picture_queues_one_job_and_a_price_change_none() {
     wait_until("the replaced picture is queued", || async {
         jobs(&bridge, id).await == vec![first.clone(), second.clone()]
     })
+    .await;
+
+    // A 20 MiB picture: one row event larger than MySQL's 16 MiB packet. It streams like any other
+    // row, and a stock change right after it arrives too.
+    let big: Vec<u8> = (0..20u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    app.exec_drop("UPDATE items SET image = ? WHERE id = ?", (big, id))
+        .await
+        .unwrap();
+    let third = source_hash(id).await;
+    app.exec_drop("UPDATE items SET price = '9.0000' WHERE id = ?", (id,))
+        .await
+        .unwrap();
+    wait_until(
+        "the 20 MiB picture is queued and the price follows",
+        || async {
+            price(&bridge, id).await == Some(900) && jobs(&bridge, id).await.last() == Some(&third)
+        },
+    )
     .await;
 
     app.exec_drop("DELETE FROM items WHERE id = ?", (id,))

@@ -2,7 +2,10 @@
 //! and a fresh snapshot when the binlog at the checkpoint has been purged. The last two run on
 //! scratch MariaDB servers (never the shared one).
 
-use crate::support::{BridgeUnderTest, Source, WAIT, fresh_item_id, stockapp, wait_until};
+use crate::support::{
+    BridgeUnderTest, Source, WAIT, bridge_command, fresh_item_id, scratch_source, stockapp,
+    wait_until,
+};
 use mysql_async::prelude::Queryable;
 use tests::scratch_mariadb::ScratchMariaDb;
 
@@ -56,45 +59,6 @@ async fn resuming_by_file_and_position_works_too() {
             .unwrap();
     }
     bridge.stop().await;
-}
-
-/// A scratch server with the demo's (empty) tables, one location for sale, and a bridge user.
-async fn scratch_source() -> (ScratchMariaDb, Source) {
-    let server = ScratchMariaDb::start(&[
-        "--log-bin=scratch-bin",
-        "--binlog-format=ROW",
-        "--binlog-row-image=FULL",
-        "--binlog-row-metadata=FULL",
-    ])
-    .await
-    .unwrap();
-    let mut root = server.root().await.unwrap();
-    root.query_drop("CREATE DATABASE legacy").await.unwrap();
-    root.query_drop("USE legacy").await.unwrap();
-    root.query_drop(tests::legacy::SCHEMA_SQL).await.unwrap();
-    root.query_drop("INSERT INTO legacy.locations (id, code, name, sellable) VALUES (1, 'MAIN', 'Main warehouse', 1)").await.unwrap();
-    root.query_drop("INSERT INTO legacy.categories (id, name, slug) VALUES (1, 'Hats', 'hats')")
-        .await
-        .unwrap();
-    let url = server
-        .create_user(
-            "bridge",
-            "bridge-dev",
-            &[
-                "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO {user}",
-                "GRANT SELECT ON legacy.* TO {user}",
-            ],
-        )
-        .await
-        .unwrap();
-    (
-        server,
-        Source {
-            url,
-            tls: false,
-            resume: "gtid",
-        },
-    )
 }
 
 /// A scratch source with a bridge that has snapshotted it and streamed item 1 (4 on hand), and a
@@ -373,5 +337,104 @@ async fn a_corrupted_binlog_event_is_refused_not_applied() {
         None,
         "the corrupted event was not applied"
     );
+    bridge.stop().await;
+}
+
+/// Waits (bounded) until `replica` has applied everything `primary` has logged.
+async fn replica_caught_up(primary: &ScratchMariaDb, replica: &ScratchMariaDb) {
+    wait_until("the replica caught up", || async {
+        let mut p = primary.root().await.unwrap();
+        let mut r = replica.root().await.unwrap();
+        let head: Option<String> = p.query_first("SELECT @@gtid_binlog_pos").await.unwrap();
+        let applied: Option<String> = r.query_first("SELECT @@gtid_slave_pos").await.unwrap();
+        p.disconnect().await.ok();
+        r.disconnect().await.ok();
+        head.is_some() && head == applied
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failover_to_a_promoted_replica_is_followed_by_gtid_and_refused_by_position() {
+    let (primary, source) = scratch_source().await;
+    primary
+        .create_user(
+            "repl",
+            "repl-dev",
+            &["GRANT REPLICATION SLAVE ON *.* TO {user}"],
+        )
+        .await
+        .unwrap();
+    let replica_args: Vec<&str> = tests::scratch_mariadb::ROW_BINLOG
+        .into_iter()
+        .chain(["--log-slave-updates", "--server-id=2"])
+        .collect();
+    let replica = ScratchMariaDb::start(&replica_args).await.unwrap();
+    let mut replica_root = replica.root().await.unwrap();
+    // From the primary's first event: the schema, the bridge user and every row arrive.
+    replica_root
+        .query_drop(format!(
+            "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='repl', \
+             MASTER_PASSWORD='repl-dev', MASTER_USE_GTID=slave_pos",
+            primary.port
+        ))
+        .await
+        .unwrap();
+    replica_root.query_drop("START SLAVE").await.unwrap();
+
+    let mut bridge = BridgeUnderTest::start_on(source.clone()).await;
+    let mut app = primary.root().await.unwrap();
+    app.query_drop("USE legacy").await.unwrap();
+    add_item(&mut app, 1, 4).await;
+    add_item(&mut app, 2, 5).await;
+    wait_until("streamed from the primary", || async {
+        on_hand(&bridge, 2).await == Some(5)
+    })
+    .await;
+
+    // The primary is lost; the replica, caught up, is promoted and takes the writes.
+    replica_caught_up(&primary, &replica).await;
+    bridge.halt().await;
+    replica_root.query_drop("STOP SLAVE").await.unwrap();
+    replica_root.query_drop("USE legacy").await.unwrap();
+    add_item(&mut replica_root, 3, 6).await;
+    replica_root
+        .exec_drop(
+            "UPDATE stock_levels SET quantity = 1 WHERE item_id = ?",
+            (1u64,),
+        )
+        .await
+        .unwrap();
+    let promoted = |resume| Source {
+        url: source.url.replace(
+            &format!(":{}/", primary.port),
+            &format!(":{}/", replica.port),
+        ),
+        tls: false,
+        resume,
+    };
+
+    // By file and position the promoted replica is refused: its binlog of the same name is its own.
+    let (code, out) = bridge_command(&bridge, &promoted("position"), "run").await;
+    assert_eq!(code, 16, "{out}");
+    assert!(out.contains("positions are per server"), "{out}");
+
+    // By GTID the bridge follows it: nothing lost, nothing doubled.
+    bridge.resume_on(promoted("gtid"));
+    wait_until("streamed from the promoted replica", || async {
+        on_hand(&bridge, 3).await == Some(6) && on_hand(&bridge, 1).await == Some(1)
+    })
+    .await;
+    let (code, out) = bridge_command(&bridge, &promoted("gtid"), "verify").await;
+    assert_eq!(code, 0, "{out}");
+    let logged: i64 = sqlx::query_scalar("SELECT count(*) FROM stock.change_log")
+        .fetch_one(&bridge.shop)
+        .await
+        .unwrap();
+    let distinct: i64 = sqlx::query_scalar("SELECT count(DISTINCT position) FROM stock.change_log")
+        .fetch_one(&bridge.shop)
+        .await
+        .unwrap();
+    assert_eq!(logged, distinct, "no transaction applied twice");
     bridge.stop().await;
 }

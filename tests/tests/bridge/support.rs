@@ -4,6 +4,7 @@
 use mysql_async::prelude::Queryable;
 use std::future::Future;
 use std::time::Duration;
+use tests::scratch_mariadb::ScratchMariaDb;
 use tests::stack::{Running, ShopDatabase, env};
 
 pub const WAIT: Duration = Duration::from_secs(60);
@@ -28,6 +29,15 @@ impl Source {
             resume: "gtid",
         }
     }
+
+    /// A connection as the bridge's own user (SELECT on the legacy tables), TLS as the bridge uses it.
+    pub async fn connect(&self) -> mysql_async::Conn {
+        let ca = env("LEGACY_MYSQL_CA");
+        let opts =
+            tests::legacy::connect::opts(&self.url, self.tls.then(|| std::path::Path::new(&ca)))
+                .unwrap();
+        mysql_async::Conn::new(opts).await.unwrap()
+    }
 }
 
 pub struct BridgeUnderTest {
@@ -36,6 +46,8 @@ pub struct BridgeUnderTest {
     pub process: Running,
     pub source: Source,
     server_id: String,
+    /// Settings beyond the defaults (`FUNNYHAT_…` variables), kept across restarts.
+    extra_env: Vec<(String, String)>,
 }
 
 impl BridgeUnderTest {
@@ -46,15 +58,30 @@ impl BridgeUnderTest {
 
     /// The same from any source.
     pub async fn start_on(source: Source) -> Self {
+        Self::start_with(source, Vec::new()).await
+    }
+
+    /// The same with more settings (`FUNNYHAT_…` variables).
+    pub async fn start_with(source: Source, extra_env: Vec<(String, String)>) -> Self {
+        Self::start_custom(source, move |_| extra_env).await
+    }
+
+    /// The same with settings that depend on the fresh database (e.g. its URL through a proxy).
+    pub async fn start_custom(
+        source: Source,
+        extra_env: impl FnOnce(&ShopDatabase) -> Vec<(String, String)>,
+    ) -> Self {
         let db = ShopDatabase::create().await.unwrap();
         let shop = db.connect("shop").await.unwrap();
+        let extra_env = extra_env(&db);
         let server_id = (1_000_000 + rand::random::<u32>() % 1_000_000).to_string();
         let mut this = Self {
-            process: spawn(&db, &server_id, &source),
+            process: spawn(&db, &server_id, &source, &extra_env),
             db,
             shop,
             source,
             server_id,
+            extra_env,
         };
         this.process
             .wait_for_log("snapshot switched in", WAIT)
@@ -66,7 +93,7 @@ impl BridgeUnderTest {
     /// A second bridge on the same database and source, with a server id of its own.
     pub fn spawn_second(&self) -> Running {
         let server_id = (2_000_000 + rand::random::<u32>() % 1_000_000).to_string();
-        spawn(&self.db, &server_id, &self.source)
+        spawn(&self.db, &server_id, &self.source, &self.extra_env)
     }
 
     /// Stops the process with SIGTERM; it must exit cleanly.
@@ -82,14 +109,14 @@ impl BridgeUnderTest {
     /// Starts a new process on the same database (it resumes from the checkpoint) reading `source`.
     pub fn resume_on(&mut self, source: Source) {
         self.source = source;
-        self.process = spawn(&self.db, &self.server_id, &self.source);
+        self.process = spawn(&self.db, &self.server_id, &self.source, &self.extra_env);
     }
 
     /// kill -9, then a new process on the same database and server id (it resumes from the checkpoint).
     pub async fn crash_and_restart(&mut self) {
         self.process.child.start_kill().unwrap();
         self.process.child.wait().await.unwrap();
-        self.process = spawn(&self.db, &self.server_id, &self.source);
+        self.process = spawn(&self.db, &self.server_id, &self.source, &self.extra_env);
         self.process
             .wait_for_log("binlog stream started", WAIT)
             .await
@@ -107,6 +134,11 @@ impl BridgeUnderTest {
             gtid.is_some_and(|g| seq(&g) >= seq(&target))
         })
         .await;
+    }
+
+    /// The bridge's `/metrics` page.
+    pub async fn metrics(&mut self) -> String {
+        metrics_of(&mut self.process).await
     }
 
     /// The last `n` lines the bridge logged (read so far).
@@ -144,7 +176,31 @@ pub async fn bridge_command(
     source: &Source,
     command: &str,
 ) -> (i32, String) {
-    let mut running = spawn_command(&bridge.db, "4242", source, command);
+    run_command(bridge, source, command, &bridge.extra_env).await
+}
+
+/// The same on the bridge's own source, with more settings on top of the bridge's.
+pub async fn bridge_command_with(
+    bridge: &BridgeUnderTest,
+    command: &str,
+    settings: &[(&str, &str)],
+) -> (i32, String) {
+    let mut env = bridge.extra_env.clone();
+    env.extend(
+        settings
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    run_command(bridge, &bridge.source, command, &env).await
+}
+
+async fn run_command(
+    bridge: &BridgeUnderTest,
+    source: &Source,
+    command: &str,
+    env: &[(String, String)],
+) -> (i32, String) {
+    let mut running = spawn_command(&bridge.db, "4242", source, command, env);
     let status = tokio::time::timeout(WAIT, running.child.wait())
         .await
         .expect("the command ends")
@@ -153,11 +209,22 @@ pub async fn bridge_command(
     (status.code().unwrap_or(-1), output)
 }
 
-fn spawn(db: &ShopDatabase, server_id: &str, source: &Source) -> Running {
-    spawn_command(db, server_id, source, "run")
+fn spawn(
+    db: &ShopDatabase,
+    server_id: &str,
+    source: &Source,
+    extra_env: &[(String, String)],
+) -> Running {
+    spawn_command(db, server_id, source, "run", extra_env)
 }
 
-fn spawn_command(db: &ShopDatabase, server_id: &str, source: &Source, command: &str) -> Running {
+fn spawn_command(
+    db: &ShopDatabase,
+    server_id: &str,
+    source: &Source,
+    command: &str,
+    extra_env: &[(String, String)],
+) -> Running {
     let target = db.url("bridge");
     let ca = env("LEGACY_MYSQL_CA");
     let mut envs = vec![
@@ -173,7 +240,8 @@ fn spawn_command(db: &ShopDatabase, server_id: &str, source: &Source, command: &
     if source.tls {
         envs.push(("FUNNYHAT_SOURCE__TLS_CA", ca.as_str()));
     }
-    Running::spawn("bridge", &[command], &envs).unwrap()
+    envs.extend(extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    Running::spawn("bridge", args(command).as_slice(), &envs).unwrap()
 }
 
 /// Polls `check` every 50 ms until it holds; fails after [`WAIT`] naming what it waited for.
@@ -234,4 +302,69 @@ pub fn seq(gtid: &str) -> u64 {
 /// An item id no demo row or simulator row will ever use.
 pub fn fresh_item_id() -> u64 {
     8_000_000_000 + u64::from(rand::random::<u32>())
+}
+
+/// `"images gc"` → `["images", "gc"]`.
+fn args(command: &str) -> Vec<&str> {
+    command.split_whitespace().collect()
+}
+
+/// A scratch server with the demo's (empty) tables, one location for sale, and a bridge user.
+pub async fn scratch_source() -> (ScratchMariaDb, Source) {
+    // Packets as large as the stack's server takes (the demo load sends pictures in batches).
+    let mut args = tests::scratch_mariadb::ROW_BINLOG.to_vec();
+    args.push("--max-allowed-packet=256M");
+    let server = ScratchMariaDb::start(&args).await.unwrap();
+    let mut root = server.root().await.unwrap();
+    root.query_drop("CREATE DATABASE legacy").await.unwrap();
+    root.query_drop("USE legacy").await.unwrap();
+    root.query_drop(tests::legacy::SCHEMA_SQL).await.unwrap();
+    root.query_drop("INSERT INTO legacy.locations (id, code, name, sellable) VALUES (1, 'MAIN', 'Main warehouse', 1)").await.unwrap();
+    root.query_drop("INSERT INTO legacy.categories (id, name, slug) VALUES (1, 'Hats', 'hats')")
+        .await
+        .unwrap();
+    let url = server
+        .create_user(
+            "bridge",
+            "bridge-dev",
+            &[
+                "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO {user}",
+                "GRANT SELECT ON legacy.* TO {user}",
+            ],
+        )
+        .await
+        .unwrap();
+    (
+        server,
+        Source {
+            url,
+            tls: false,
+            resume: "gtid",
+        },
+    )
+}
+
+/// A sample's value on a Prometheus text page (`name` with its labels as printed, e.g.
+/// `bridge_image_failures_total{reason="corrupt"}`); `None` when absent.
+pub fn metric(page: &str, name: &str) -> Option<f64> {
+    page.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// A bridge process's `/metrics` page (its admin address is in its "bridge listening" log line).
+pub async fn metrics_of(process: &mut Running) -> String {
+    let admin = process
+        .drain()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|v| v["message"] == "bridge listening")
+        .and_then(|v| v["admin"].as_str().map(str::to_owned))
+        .expect("the bridge logged its admin address");
+    reqwest::get(format!("http://{admin}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }

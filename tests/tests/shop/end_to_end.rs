@@ -102,3 +102,68 @@ async fn a_legacy_stock_change_reaches_the_product_page_and_its_stream() {
     .unwrap();
     legacy.disconnect().await.unwrap();
 }
+
+/// What every `<img>` on the open page shows: (natural width, the URL it loaded).
+const IMAGES_SCRIPT: &str =
+    "return Array.from(document.images).map(i => [i.naturalWidth, i.currentSrc]);";
+
+#[tokio::test]
+async fn every_picture_on_the_stack_shop_loads_in_chromium() {
+    // The stack's bridge makes the demo's pictures (62, one of them 17.6 MiB) on the shared cores.
+    let db = sqlx::PgPool::connect(&env("SHOP_DATABASE_URL"))
+        .await
+        .unwrap();
+    eventually(
+        "the demo's pictures made",
+        Duration::from_secs(300),
+        || async {
+            let pending: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM stock.images i JOIN stock.items it USING (item_key)
+                 WHERE i.status = 'pending' AND NOT it.deleted",
+            )
+            .fetch_one(&db)
+            .await?;
+            Ok(pending == 0)
+        },
+    )
+    .await
+    .unwrap();
+    // The hats the home list shows with a picture (other tests add hats, some without one).
+    let shown: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM stock.stock_available a JOIN stock.images i USING (item_key)
+         WHERE a.sellable AND i.status = 'ready'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!(shown >= 55, "{shown} demo pictures ready");
+    let hats: i64 = sqlx::query_scalar("SELECT count(*) FROM stock.stock_available WHERE sellable")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    db.close().await;
+
+    let media = env("MEDIA_BASE_URL");
+    let browser = tests::browser::Browser::start(1280, 900).await.unwrap();
+    let mut from_cdn = 0;
+    // Every page of the home list (24 hats a page; asking past the last page shows the last).
+    for page in 1..=(hats + 23) / 24 {
+        browser
+            .goto(&format!("{}/?page={page}", env("SHOP_URL")))
+            .await
+            .unwrap();
+        crate::browser::load_every_picture(&browser).await;
+        let images = browser.eval(IMAGES_SCRIPT).await.unwrap();
+        for image in images.as_array().unwrap() {
+            let (width, src) = (image[0].as_u64().unwrap(), image[1].as_str().unwrap());
+            assert!(width > 0, "page {page}: {src} did not load");
+            if src.starts_with(&media) {
+                from_cdn += 1;
+                assert!(src.ends_with(".webp"), "Chromium takes the WebP: {src}");
+            }
+        }
+    }
+    assert_eq!(from_cdn, shown, "every ready picture came from the CDN");
+    browser.screenshot("shop-home-pictures-1280").await.unwrap();
+    browser.quit().await.unwrap();
+}

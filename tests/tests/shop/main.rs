@@ -12,6 +12,8 @@ mod catalogue;
 mod end_to_end;
 mod lag;
 mod live;
+mod no_javascript;
+mod oauth;
 mod profile;
 mod search;
 mod sessions;

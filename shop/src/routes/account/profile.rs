@@ -1,5 +1,6 @@
-//! `GET /account`: the logged-in customer's profile — username, email and delivery addresses, with
-//! the form to add one. Not logged in: 303 to `/login?next=/account`.
+//! `GET /account`: the logged-in customer's profile — username, email, the providers it can log in
+//! with (and whether it has a password), and delivery addresses, with the form to add one. Not
+//! logged in: 303 to `/login?next=/account`.
 
 use crate::catalog::Catalogue;
 use crate::domain::address::{COUNTRIES, MAX_ADDRESSES, country_name};
@@ -36,6 +37,10 @@ pub struct ProfilePage {
     pub layout: Layout,
     pub username: String,
     pub email: String,
+    /// "Google", "Facebook": the providers linked to the account, oldest link first.
+    pub linked: Vec<&'static str>,
+    /// False for an account made by a provider login (it logs in only through the provider).
+    pub has_password: bool,
     pub addresses: Vec<AddressView>,
     pub form: AddressForm,
     pub errors: Vec<&'static str>,
@@ -64,12 +69,21 @@ pub async fn load(
     else {
         return Ok(None);
     };
-    let email = sqlx::query_scalar!(
-        "SELECT email FROM shop.accounts WHERE account_id = $1",
+    let account = sqlx::query!(
+        r#"SELECT email, password_hash IS NOT NULL AS "has_password!",
+                  ARRAY(SELECT provider FROM shop.oauth_identities i
+                        WHERE i.account_id = a.account_id ORDER BY linked_at) AS "linked!"
+           FROM shop.accounts a WHERE account_id = $1"#,
         account_id
     )
     .fetch_one(db)
     .await?;
+    let linked = account
+        .linked
+        .iter()
+        .filter_map(|p| crate::oauth::Provider::parse(p))
+        .map(crate::oauth::Provider::name)
+        .collect();
     let rows = sqlx::query!(
         "SELECT address_id, full_name, line1, line2, city, postcode, country \
          FROM shop.addresses WHERE account_id = $1 ORDER BY address_id",
@@ -100,7 +114,9 @@ pub async fn load(
     Ok(Some(ProfilePage {
         layout,
         username,
-        email,
+        email: account.email,
+        linked,
+        has_password: account.has_password,
         addresses,
         form: AddressForm::default(),
         errors: Vec::new(),

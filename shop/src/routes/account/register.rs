@@ -3,13 +3,14 @@
 //! the reason. The password is hashed (argon2id, off the executor) before the transaction that
 //! creates the account and signs it in, merging the anonymous basket.
 
-use super::signed_in;
+use super::{ProviderButton, provider_buttons, signed_in};
 use crate::accounts;
 use crate::catalog::Catalogue;
 use crate::domain::account::{
     PASSWORD_RULES, USERNAME_RULES, check_password, parse_email, parse_username, safe_next,
 };
 use crate::error::AppError;
+use crate::oauth::Providers;
 use crate::password::Passwords;
 use crate::routes::layout::Layout;
 use crate::routes::{QueryParams, page};
@@ -32,11 +33,13 @@ struct RegisterPage {
     errors: Vec<&'static str>,
     username_rules: &'static str,
     password_rules: &'static str,
+    providers: Vec<ProviderButton>,
 }
 
 pub async fn show_register(
     State(db): State<PgPool>,
     State(catalogue): State<Arc<Catalogue>>,
+    State(providers): State<Arc<Providers>>,
     visitor: Visitor,
     params: QueryParams,
 ) -> Result<Response, AppError> {
@@ -52,6 +55,7 @@ pub async fn show_register(
             errors: Vec::new(),
             username_rules: USERNAME_RULES,
             password_rules: PASSWORD_RULES,
+            providers: provider_buttons(&providers),
         },
     )
 }
@@ -70,11 +74,13 @@ pub struct RegisterForm {
     next: String,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn register(
     State(db): State<PgPool>,
     State(catalogue): State<Arc<Catalogue>>,
     State(site): State<Arc<Site>>,
     State(passwords): State<Arc<Passwords>>,
+    State(providers): State<Arc<Providers>>,
     visitor: Visitor,
     headers: HeaderMap,
     axum::Form(form): axum::Form<RegisterForm>,
@@ -129,6 +135,7 @@ pub async fn register(
             errors,
             username_rules: USERNAME_RULES,
             password_rules: PASSWORD_RULES,
+            providers: provider_buttons(&providers),
         },
     )
 }

@@ -18,10 +18,14 @@ pub struct CardView {
     pub picture: PictureView,
 }
 
-/// An `<img>`: the thumbnails with `srcset` when the picture is ready, the placeholder otherwise.
+/// A `<picture>`: WebP thumbnails with `srcset`, the JPEG ones as the `<img>` fallback, when the
+/// picture is ready; the placeholder otherwise.
 pub struct PictureView {
     pub src: String,
+    /// JPEG (or, when there is no JPEG, WebP) thumbnails for the `<img>`.
     pub srcset: String,
+    /// WebP thumbnails for `<source type="image/webp">`; empty when there are none.
+    pub webp_srcset: String,
     pub sizes: &'static str,
     pub alt: String,
     pub placeholder: bool,
@@ -39,6 +43,7 @@ impl PictureView {
             return Self {
                 src: PLACEHOLDER.to_owned(),
                 srcset: String::new(),
+                webp_srcset: String::new(),
                 sizes,
                 // Decorative: the hat's name is right beside it.
                 alt: String::new(),
@@ -50,22 +55,29 @@ impl PictureView {
             let path: Vec<String> = key.split('/').map(path_segment).collect();
             format!("{base}/{}", path.join("/"))
         };
-        let srcset = picture
-            .variants
-            .iter()
-            .map(|(width, key)| format!("{} {width}w", url(key)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        // The fallback `src`: the smallest at least 480 px wide, else the largest.
-        let (_, fallback) = picture
-            .variants
+        let srcset = |variants: &[(u32, String)]| {
+            variants
+                .iter()
+                .map(|(width, key)| format!("{} {width}w", url(key)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (img, webp) = if picture.fallback.is_empty() {
+            (&picture.variants, &[][..])
+        } else {
+            (&picture.fallback, &picture.variants[..])
+        };
+        // The `src` for browsers without `srcset`: the smallest at least 480 px wide, else the
+        // largest.
+        let src = img
             .iter()
             .find(|(w, _)| *w >= 480)
-            .or_else(|| picture.variants.last())
-            .expect("a Picture has at least one variant");
+            .or_else(|| img.last())
+            .map_or_else(|| PLACEHOLDER.to_owned(), |(_, key)| url(key));
         Self {
-            src: url(fallback),
-            srcset,
+            src,
+            srcset: srcset(img),
+            webp_srcset: srcset(webp),
             sizes,
             alt: picture
                 .alt_text
@@ -186,18 +198,33 @@ mod tests {
             variants: vec![
                 (160, "items/17/160.webp".to_owned()),
                 (480, "items/17/480.webp".to_owned()),
-                (960, "items/17/960.webp".to_owned()),
+            ],
+            fallback: vec![
+                (160, "items/17/160.jpg".to_owned()),
+                (480, "items/17/480.jpg".to_owned()),
+                (960, "items/17/960.jpg".to_owned()),
             ],
             alt_text: None,
         };
         let v = PictureView::new(Some(&picture), "Bowler", "http://cdn/media/", "100vw");
-        assert_eq!(v.src, "http://cdn/media/items/17/480.webp");
+        assert_eq!(v.src, "http://cdn/media/items/17/480.jpg");
+        assert_eq!(
+            v.webp_srcset,
+            "http://cdn/media/items/17/160.webp 160w, http://cdn/media/items/17/480.webp 480w"
+        );
         assert_eq!(
             v.srcset,
-            "http://cdn/media/items/17/160.webp 160w, http://cdn/media/items/17/480.webp 480w, \
-             http://cdn/media/items/17/960.webp 960w"
+            "http://cdn/media/items/17/160.jpg 160w, http://cdn/media/items/17/480.jpg 480w, \
+             http://cdn/media/items/17/960.jpg 960w"
         );
         assert_eq!(v.alt, "Bowler");
+        let webp_only = Picture {
+            fallback: vec![],
+            ..picture
+        };
+        let v = PictureView::new(Some(&webp_only), "Bowler", "http://cdn/media", "100vw");
+        assert_eq!(v.src, "http://cdn/media/items/17/480.webp");
+        assert!(v.webp_srcset.is_empty());
         let none = PictureView::new(None, "Bowler", "http://cdn/media", "100vw");
         assert!(none.placeholder && none.srcset.is_empty());
     }
