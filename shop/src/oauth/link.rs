@@ -8,6 +8,9 @@
 //! 4. otherwise a new account is made (no password; username from the name or email).
 //!
 //! Everything runs in the caller's transaction; the caller signs in (`crate::accounts::sign_in`).
+//!
+//! Linking from the profile page ([`link_to_account`]) is the other way in: the customer is logged
+//! in, so the identity goes to that account, with no email matching, and nobody is signed in.
 
 use super::{Identity, LOGIN_TTL_SECS, Provider};
 use crate::domain::account::username_candidates;
@@ -67,6 +70,59 @@ pub async fn linked_account(
     .fetch_optional(&mut *tx)
     .await?
     .map(|r| (r.account_id, r.username)))
+}
+
+/// What linking an identity to the logged-in account did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Linked {
+    /// The link is made.
+    Made,
+    /// It was linked to this account already: nothing to do.
+    Already,
+    /// Another account has this identity: nothing changed.
+    TakenElsewhere,
+    /// This account is linked to another identity of the same provider: nothing changed.
+    ProviderTaken,
+}
+
+/// Links `identity` to the logged-in `account_id` ("Link" on the profile page). The account row is
+/// locked first, so this and unlinking (which counts the account's ways to log in) never interleave,
+/// nor two links of one provider from two tabs.
+pub async fn link_to_account(
+    tx: &mut PgConnection,
+    identity: &Identity,
+    account_id: i64,
+) -> sqlx::Result<Linked> {
+    sqlx::query!(
+        "SELECT account_id FROM shop.accounts WHERE account_id = $1 FOR UPDATE",
+        account_id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if let Some((owner, _)) = linked_account(tx, identity.provider, &identity.subject).await? {
+        return Ok(if owner == account_id {
+            Linked::Already
+        } else {
+            Linked::TakenElsewhere
+        });
+    }
+    let has_one = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM shop.oauth_identities
+                          WHERE account_id = $1 AND provider = $2) AS "exists!""#,
+        account_id,
+        identity.provider.as_str()
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if has_one {
+        return Ok(Linked::ProviderTaken);
+    }
+    Ok(if link(tx, identity, account_id).await? {
+        Linked::Made
+    } else {
+        // Another account's login linked it in the meantime.
+        Linked::TakenElsewhere
+    })
 }
 
 /// Links `identity` to `account_id`; false when another request linked it first (two tabs): that

@@ -73,6 +73,18 @@ pub fn public_router() -> Router<AppState> {
         .route("/logout", post(account::logout::log_out))
         .route("/account", get(account::profile::show_profile))
         .route(
+            "/account/link/{provider}",
+            post(account::link_provider::start_link),
+        )
+        .route(
+            "/account/unlink/{provider}",
+            post(account::unlink_provider::unlink_provider),
+        )
+        .route(
+            "/account/password",
+            post(account::set_password::set_password),
+        )
+        .route(
             "/account/addresses",
             post(account::add_address::add_address),
         )

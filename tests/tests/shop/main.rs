@@ -4,6 +4,7 @@
 //! database, written as the bridge would write it, and its own shop process; it asserts what a
 //! customer sees over HTTP.
 
+mod account_methods;
 mod accounts;
 mod basket;
 mod browser;

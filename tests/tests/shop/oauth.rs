@@ -19,7 +19,7 @@ pub const GOOGLE_CLIENT_ID: &str = "funnyhat-shop-test";
 const GOOGLE_SECRET: &str = "google-secret-for-tests";
 const FACEBOOK_CLIENT_ID: &str = "100200300400";
 const FACEBOOK_SECRET: &str = "facebook-secret-for-tests";
-const PASSWORD: &str = "a-very-funny-hat-42";
+pub const PASSWORD: &str = "a-very-funny-hat-42";
 
 /// POSTs JSON to the providers' control endpoint.
 pub async fn control(path: &str, body: serde_json::Value) {
@@ -96,17 +96,17 @@ pub async fn start_shop(hats: &[Hat], with: With) -> ShopUnderTest {
 }
 
 /// One provider login as a browser does it, stopping at the shop's answer to the callback.
-struct Login {
+pub struct Login {
     /// The answer to `POST /login/{provider}` (a 303 to the provider).
-    start: Page,
+    pub start: Page,
     /// The provider's redirect back to the shop: path and query, `code` and `state` in it.
-    callback: String,
+    pub callback: String,
     /// The shop's answer to the callback.
-    answer: Page,
+    pub answer: Page,
 }
 
 /// Starts a login from the login page (with `next`) and follows the provider's redirect back.
-async fn provider_login(customer: &mut Customer, provider: &str, next: &str) -> Login {
+pub async fn provider_login(customer: &mut Customer, provider: &str, next: &str) -> Login {
     let (start, callback) = start_login(customer, provider, next).await;
     let answer = customer.get(&callback).await.unwrap();
     Login {
@@ -138,7 +138,14 @@ async fn start_login(customer: &mut Customer, provider: &str, next: &str) -> (Pa
         .await
         .unwrap();
     assert_eq!(start.status, 303, "{}", start.body);
-    let authorize = start.header("location").to_owned();
+    let callback = through_provider(provider, start.header("location")).await;
+    (start, callback)
+}
+
+/// The provider's part of a login, as the browser sees it: the shop's 303 to `authorize` (which
+/// must be `provider`'s) is followed, and the provider (logging its current user in at once)
+/// redirects back. Returns the callback path and query it redirects to.
+pub async fn through_provider(provider: &str, authorize: &str) -> String {
     let provider_url = env(if provider == "google" {
         "OAUTH_GOOGLE_URL"
     } else {
@@ -149,7 +156,7 @@ async fn start_login(customer: &mut Customer, provider: &str, next: &str) -> (Pa
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-        .get(&authorize)
+        .get(authorize)
         .send()
         .await
         .unwrap();
@@ -159,7 +166,7 @@ async fn start_login(customer: &mut Customer, provider: &str, next: &str) -> (Pa
         .split_once("//")
         .and_then(|(_, rest)| rest.split_once('/'))
         .unwrap();
-    (start, format!("/{path}"))
+    format!("/{path}")
 }
 
 fn urlencode(text: &str) -> String {
@@ -175,7 +182,7 @@ fn param(url: &str, name: &str) -> Option<String> {
     })
 }
 
-async fn one_text(shop: &ShopUnderTest, sql: &str) -> Option<String> {
+pub async fn one_text(shop: &ShopUnderTest, sql: &str) -> Option<String> {
     let pool = shop.db.connect("migrator").await.unwrap();
     let v: Option<String> = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
     pool.close().await;
@@ -190,7 +197,7 @@ async fn one_bool(shop: &ShopUnderTest, sql: &str) -> bool {
 }
 
 /// Sessions that have an account signed in.
-async fn signed_in_sessions(shop: &ShopUnderTest) -> i64 {
+pub async fn signed_in_sessions(shop: &ShopUnderTest) -> i64 {
     let pool = shop.db.connect("migrator").await.unwrap();
     let n: i64 =
         sqlx::query_scalar("SELECT count(*) FROM shop.sessions WHERE account_id IS NOT NULL")

@@ -6,6 +6,7 @@ use super::profile::{AddressForm, load, to_login};
 use crate::catalog::Catalogue;
 use crate::domain::address::{Address, MAX_ADDRESSES};
 use crate::error::AppError;
+use crate::oauth::Providers;
 use crate::routes::page;
 use crate::session::{Visitor, check_csrf};
 use axum::extract::State;
@@ -35,6 +36,7 @@ pub struct NewAddress {
 pub async fn add_address(
     State(db): State<PgPool>,
     State(catalogue): State<Arc<Catalogue>>,
+    State(providers): State<Arc<Providers>>,
     visitor: Visitor,
     headers: HeaderMap,
     axum::Form(form): axum::Form<NewAddress>,
@@ -83,7 +85,7 @@ pub async fn add_address(
         }
         Err(errors) => errors,
     };
-    let Some(mut profile) = load(&db, &catalogue, &visitor).await? else {
+    let Some(mut profile) = load(&db, &catalogue, &providers, &visitor).await? else {
         return Ok(to_login());
     };
     profile.errors = errors;

@@ -6,10 +6,15 @@
 //! every way of logging in rotates the session and merges the anonymous basket (`crate::accounts`).
 //! After success the customer goes to `?next=` when it is a local path, otherwise `/`; when the
 //! merge changed anything they first see what changed.
+//!
+//! On the profile page (`/account`, logged in): `POST /account/link/{provider}` (a provider login
+//! whose callback links the identity to this account), `POST /account/unlink/{provider}`, and
+//! `POST /account/password` (set a first password, or change it with the current one).
 
 pub mod add_address;
 pub mod delete_address;
 pub mod link_account;
+pub mod link_provider;
 pub mod login;
 pub mod logout;
 pub mod profile;
@@ -17,6 +22,8 @@ pub mod provider_callback;
 pub mod provider_email;
 pub mod provider_start;
 pub mod register;
+pub mod set_password;
+pub mod unlink_provider;
 
 use crate::accounts::{MergeNote, SignedIn};
 use crate::error::AppError;
