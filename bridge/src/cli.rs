@@ -1,4 +1,5 @@
-//! The command line: `bridge [--config FILE] run | status | verify | images requeue | images gc`.
+//! The command line: `bridge [--config FILE] run | status | verify | snapshot --table X |
+//! images requeue | images gc`.
 
 use std::path::PathBuf;
 
@@ -24,6 +25,13 @@ pub enum Command {
     Status,
     /// Compare the replica with a consistent snapshot of the source; exit 0 equal, 1 drift, 2 error.
     Verify,
+    /// Load one mapped table again (after a schema change stopped it): checks it against the
+    /// mapping, then the running leader switches a fresh snapshot of it in and streams it again.
+    Snapshot {
+        /// The source table (as the mapping names it), e.g. `stock_levels`.
+        #[arg(long)]
+        table: String,
+    },
     /// Item pictures: put dead-lettered jobs back in the queue, or collect garbage now.
     #[command(subcommand)]
     Images(ImagesCommand),

@@ -40,6 +40,7 @@ pub async fn run(
         Command::Run => run_until_stopped(settings, shutdown).await,
         Command::Status => print_status(&settings).await,
         Command::Verify => run_verify(&settings).await,
+        Command::Snapshot { table } => run_table_snapshot(&settings, &table).await,
         Command::Images(images) => run_images_command(images, &settings).await,
     }
 }
@@ -152,13 +153,41 @@ async fn replicate_until_stopped(
         .await
         .context("cannot connect to the legacy database")?;
     source::checks::check(&mut conn).await??;
-    mapping.validate(&mut conn).await?;
+    let problems = mapping.table_problems(&mut conn).await?;
     conn.disconnect().await.ok();
+    let db = sink::pool(&settings.target)?;
+    if !problems.is_empty() {
+        // A table the replica has never loaded must fit, and a source set up in a way the bridge
+        // cannot follow is refused (a mapping or configuration mistake: exit 15). A table it
+        // replicates whose shape changed (a column dropped while this bridge was away) stops
+        // alone: exiting would stop every table and, under a supervisor, loop. A replica that
+        // cannot be read (not there yet, unreachable) counts as having loaded nothing.
+        let replicated: Vec<String> = sqlx::query_scalar(
+            "SELECT source_table FROM stock.source_tables WHERE EXISTS (SELECT 1 FROM stock.checkpoint)",
+        )
+        .fetch_all(&db)
+        .await
+        .unwrap_or_default();
+        let refused: Vec<String> = problems
+            .iter()
+            .flat_map(|(table, p)| {
+                let shape = (!replicated.contains(table)).then_some(&p.shape);
+                p.setup.iter().chain(shape.into_iter().flatten()).cloned()
+            })
+            .collect();
+        if !refused.is_empty() {
+            return Err(source::checks::SourceProblem::Mapping(refused.join("; ")).into());
+        }
+        tracing::error!(
+            problems = %problems.values().flat_map(|p| p.shape.iter().cloned()).collect::<Vec<_>>().join("; "),
+            tables = ?problems.keys().collect::<Vec<_>>(),
+            "mapped tables no longer fit the mapping: they stay stopped (the others stream on) until fixed and `bridge snapshot --table` has run"
+        );
+    }
     anyhow::ensure!(
         settings.source.flavour == config::Flavour::Mariadb,
         "source.flavour = mysql8 is not implemented yet (README's status table)"
     );
-    let db = sink::pool(&settings.target)?;
     sqlx::query("SELECT now() AT TIME ZONE $1")
         .bind(&mapping.source.time_zone)
         .execute(&db)
@@ -184,6 +213,7 @@ async fn replicate_until_stopped(
         resume: settings.source.resume,
         server_id: settings.source.server_id,
         mapping: std::sync::Arc::new(mapping),
+        mapping_path: Some(settings.source.mapping.clone()),
         db,
         epoch: leadership.epoch,
     };
@@ -253,6 +283,9 @@ async fn print_status(settings: &Settings) -> anyhow::Result<()> {
             ),
         ),
     }
+    for line in sink::tables::describe(&sink::tables::load(&target).await?) {
+        println!("{line}");
+    }
     for line in images::gc::describe(&target).await? {
         println!("{line}");
     }
@@ -287,6 +320,94 @@ async fn run_images_command(
         }
     }
     Ok(())
+}
+
+/// How long `bridge snapshot --table` waits for the leader to switch the table in.
+const TABLE_SNAPSHOT_WAIT: Duration = Duration::from_secs(600);
+
+/// `bridge snapshot --table X`: checks X against the mapping and the source (refusing, exit 15,
+/// while it still does not fit), then asks the running leader for the snapshot and waits for the
+/// outcome. The leader does the work so the switch-in is fenced and ordered with its stream.
+async fn run_table_snapshot(settings: &Settings, table: &str) -> anyhow::Result<()> {
+    let mapping = mapping::Mapping::load(&settings.source.mapping)?;
+    let Some(role) = mapping.role_of_table(table) else {
+        let mapped: Vec<&str> = mapping
+            .roles()
+            .into_iter()
+            .filter_map(|r| mapping.table_of(r))
+            .collect();
+        anyhow::bail!(
+            "{table} is not a table of the mapping {} (it maps: {})",
+            settings.source.mapping.display(),
+            mapped.join(", ")
+        );
+    };
+    let mut conn = mysql_async::Conn::new(source::connect_opts(&settings.source)?)
+        .await
+        .context("cannot connect to the legacy database")?;
+    let problems = mapping.problems_by_table(&mut conn).await?;
+    conn.disconnect().await.ok();
+    if let Some(problems) = problems.get(table) {
+        return Err(source::checks::SourceProblem::Mapping(format!(
+            "{}.{table} still does not fit: {}. Fix the mapping file ({}) or the source table, then run `bridge snapshot --table {table}` again",
+            mapping.source.schema,
+            problems.join("; "),
+            settings.source.mapping.display()
+        ))
+        .into());
+    }
+    let db = sink::pool(&settings.target)?;
+    let replicating: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM stock.checkpoint WHERE snapshot_done)")
+            .fetch_one(&db)
+            .await
+            .context("cannot reach the shop database")?;
+    anyhow::ensure!(
+        replicating,
+        "no finished snapshot yet: `bridge run` takes a full one first"
+    );
+    let requested = sink::tables::request_snapshot(&db, table, role).await?;
+    println!("{table}: snapshot requested; waiting for the leader to switch it in");
+    let deadline = tokio::time::Instant::now() + TABLE_SNAPSHOT_WAIT;
+    loop {
+        #[derive(sqlx::FromRow)]
+        struct Outcome {
+            state: String,
+            reason: Option<String>,
+            snapshot_at: Option<String>,
+            decided: bool,
+        }
+        let outcome: Outcome = sqlx::query_as(
+            "SELECT state::text AS state, reason, COALESCE(snapshot_gtid, snapshot_file || ':' || snapshot_pos) AS snapshot_at,
+                    since > $2 AS decided
+             FROM stock.source_tables WHERE source_table = $1",
+        )
+        .bind(table)
+        .bind(requested)
+        .fetch_one(&db)
+        .await?;
+        match (outcome.state.as_str(), outcome.decided) {
+            ("streaming", true) => {
+                println!(
+                    "{table}: snapshot switched in at {}; streaming again",
+                    outcome.snapshot_at.as_deref().unwrap_or("-")
+                );
+                return Ok(());
+            }
+            ("stopped", true) => {
+                return Err(source::checks::SourceProblem::Mapping(
+                    outcome.reason.unwrap_or_default(),
+                )
+                .into());
+            }
+            _ => {}
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "no leader took the request within {TABLE_SNAPSHOT_WAIT:?} (is `bridge run` running?); the request stays, and the next leader takes it"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Drift found by `bridge verify`: exit code 1 (errors are 2).

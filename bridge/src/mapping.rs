@@ -95,6 +95,69 @@ pub struct LookupMap {
 /// connection gets (UTF-8 as it is, latin1 converted).
 const KNOWN_CHARSETS: [&str; 5] = ["utf8mb4", "utf8mb3", "utf8", "ascii", "latin1"];
 
+/// Why a mapped table does not fit the mapping, by kind.
+#[derive(Debug, Default, Clone)]
+pub struct TableProblems {
+    /// The table's shape changed: gone, a mapped column gone or of a type that does not convert.
+    /// A table the replica already follows is stopped for these; the others go on.
+    pub shape: Vec<String>,
+    /// The source is set up in a way the bridge cannot follow correctly at all (a character set it
+    /// cannot read the same on both paths, not InnoDB, another primary key, a bad identifier):
+    /// refused at start-up (exit 15) whatever the replica holds.
+    pub setup: Vec<String>,
+}
+
+/// What a mapped column must hold for its value to convert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// Keys, text, flags: every SQL type reads as text.
+    Any,
+    /// A quantity: an integer type (a fraction or a word would not add up).
+    WholeNumber,
+    /// A price: a number or its decimal text.
+    Number,
+    /// The row's own DATETIME.
+    DateTime,
+}
+
+impl ColumnKind {
+    /// Whether a column of this SQL type (lower-case, as information_schema's DATA_TYPE names it
+    /// or [`crate::source::binlog`] names a TABLE_MAP's column type) converts.
+    pub fn accepts(self, sql_type: &str) -> bool {
+        const WHOLE: [&str; 5] = ["tinyint", "smallint", "mediumint", "int", "bigint"];
+        const NOT_A_NUMBER: [&str; 13] = [
+            "date",
+            "time",
+            "datetime",
+            "timestamp",
+            "year",
+            "bit",
+            "json",
+            "geometry",
+            "enum",
+            "set",
+            "point",
+            "polygon",
+            "linestring",
+        ];
+        match self {
+            Self::Any => true,
+            Self::WholeNumber => WHOLE.contains(&sql_type),
+            Self::Number => !NOT_A_NUMBER.contains(&sql_type),
+            Self::DateTime => sql_type == "datetime",
+        }
+    }
+
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::Any => "text",
+            Self::WholeNumber => "a whole number (an integer type)",
+            Self::Number => "a number",
+            Self::DateTime => "a DATETIME",
+        }
+    }
+}
+
 /// Which part of the stock record a source table feeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -274,11 +337,113 @@ impl Mapping {
             .collect()
     }
 
+    /// The roles whose table is `table` (the item table is also the levels table when it holds
+    /// the quantity; only `Items` is returned then).
+    pub fn role_of_table(&self, table: &str) -> Option<Role> {
+        self.role_of(&self.source.schema, table)
+    }
+
+    /// What a mapped column of a role's table must hold for its conversion to work.
+    pub fn kind_of(&self, role: Role, column: &str) -> ColumnKind {
+        let quantity = match role {
+            Role::Items => self.items.quantity.as_deref(),
+            Role::Levels => self.levels.as_ref().map(|m| m.quantity.as_str()),
+            Role::Categories | Role::Locations => None,
+        };
+        if quantity == Some(column) {
+            ColumnKind::WholeNumber
+        } else if role == Role::Items && column == self.items.price {
+            ColumnKind::Number
+        } else if role == Role::Items && self.items.updated_at.as_deref() == Some(column) {
+            ColumnKind::DateTime
+        } else {
+            ColumnKind::Any
+        }
+    }
+
+    /// Why a row image with these columns (names and SQL type names, as a TABLE_MAP gives them)
+    /// can no longer be converted through the mapping: a mapped column missing (dropped or
+    /// renamed) or of a type that does not convert. `None`: it fits (added columns are harmless).
+    pub fn misfit(&self, role: Role, columns: &[(String, Option<&str>)]) -> Option<String> {
+        let table = self.table_of(role).unwrap_or_default();
+        let image = if role == Role::Items {
+            self.items.image.as_deref()
+        } else {
+            None
+        };
+        let mut problems = Vec::new();
+        for col in self.columns_of(role).into_iter().chain(image) {
+            match columns.iter().find(|(name, _)| name == col) {
+                None => problems.push(format!(
+                    "mapped column {}.{table}.{col} is gone (dropped or renamed)",
+                    self.source.schema
+                )),
+                Some((_, Some(sql_type))) if !self.kind_of(role, col).accepts(sql_type) => {
+                    problems.push(format!(
+                        "mapped column {}.{table}.{col} is now a {sql_type}, which does not convert to {}",
+                        self.source.schema,
+                        self.kind_of(role, col).describe()
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        (!problems.is_empty()).then(|| problems.join("; "))
+    }
+
     /// Checks the mapping against the source: every table exists, is InnoDB and has a single-column
     /// primary key equal to the mapped key; every mapped column exists. Each problem is one line.
     pub async fn validate(&self, conn: &mut mysql_async::Conn) -> anyhow::Result<()> {
-        let mut problems = Vec::new();
+        let problems: Vec<String> = self
+            .problems_by_table(conn)
+            .await?
+            .into_values()
+            .flatten()
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(crate::source::checks::SourceProblem::Mapping(problems.join("; ")).into())
+        }
+    }
+
+    /// The same checks, with the problems of each mapped table apart (tables that fit are absent),
+    /// so one table that no longer fits can be stopped while the others go on.
+    pub async fn problems_by_table(
+        &self,
+        conn: &mut mysql_async::Conn,
+    ) -> anyhow::Result<std::collections::BTreeMap<String, Vec<String>>> {
+        Ok(self
+            .table_problems(conn)
+            .await?
+            .into_iter()
+            .map(|(table, p)| (table, p.shape.into_iter().chain(p.setup).collect()))
+            .collect())
+    }
+
+    /// The problems of each mapped table that has any, told apart by kind.
+    pub async fn table_problems(
+        &self,
+        conn: &mut mysql_async::Conn,
+    ) -> anyhow::Result<std::collections::BTreeMap<String, TableProblems>> {
+        let mut by_table = std::collections::BTreeMap::new();
         for role in self.roles() {
+            let problems = self.problems_of(role, conn).await?;
+            if !problems.shape.is_empty() || !problems.setup.is_empty() {
+                by_table.insert(self.table_of(role).unwrap_or_default().to_owned(), problems);
+            }
+        }
+        Ok(by_table)
+    }
+
+    async fn problems_of(
+        &self,
+        role: Role,
+        conn: &mut mysql_async::Conn,
+    ) -> anyhow::Result<TableProblems> {
+        let mut problems = Vec::new();
+        let mut shape = Vec::new();
+        {
             for name in self
                 .columns_of(role)
                 .into_iter()
@@ -298,11 +463,14 @@ impl Mapping {
                 .await?;
             match engine {
                 None => {
-                    problems.push(format!(
+                    shape.push(format!(
                         "table {}.{table} does not exist (or the bridge user cannot SELECT it)",
                         self.source.schema
                     ));
-                    continue;
+                    return Ok(TableProblems {
+                        shape,
+                        setup: problems,
+                    });
                 }
                 Some(engine) if engine.as_deref() != Some("InnoDB") => problems.push(format!(
                     "table {}.{table} is {}, not InnoDB: its changes are not transactional",
@@ -323,12 +491,24 @@ impl Mapping {
                 && let Some((_, _, data_type)) = described.iter().find(|(c, _, _)| c == col)
                 && !data_type.eq_ignore_ascii_case("datetime")
             {
-                problems.push(format!(
+                shape.push(format!(
                     "column {}.{table}.{col} (items.updated_at) is a {data_type}, not a DATETIME",
                     self.source.schema
                 ));
             }
             for col in self.columns_of(role) {
+                if let Some((_, _, data_type)) = described.iter().find(|(c, _, _)| c == col)
+                    && !self
+                        .kind_of(role, col)
+                        .accepts(&data_type.to_ascii_lowercase())
+                    && self.kind_of(role, col) != ColumnKind::DateTime
+                {
+                    shape.push(format!(
+                        "column {}.{table}.{col} is a {data_type}, which does not convert to {}",
+                        self.source.schema,
+                        self.kind_of(role, col).describe()
+                    ));
+                }
                 if let Some((_, Some(charset), _)) = described.iter().find(|(c, _, _)| c == col)
                     && !KNOWN_CHARSETS.contains(&charset.as_str())
                 {
@@ -345,7 +525,7 @@ impl Mapping {
             };
             for col in self.columns_of(role).into_iter().chain(image) {
                 if !columns.iter().any(|c| c == col) {
-                    problems.push(format!(
+                    shape.push(format!(
                         "column {}.{table}.{col} does not exist",
                         self.source.schema
                     ));
@@ -376,11 +556,10 @@ impl Mapping {
                 ));
             }
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(crate::source::checks::SourceProblem::Mapping(problems.join("; ")).into())
-        }
+        Ok(TableProblems {
+            shape,
+            setup: problems,
+        })
     }
 
     /// Converts one source row change (before and/or after image) of a table with `role`.
@@ -772,6 +951,41 @@ mod tests {
                 row: None
             }]
         );
+    }
+
+    #[test]
+    fn a_row_image_without_a_mapped_column_or_with_a_type_that_does_not_convert_misfits() {
+        let m = demo();
+        fn levels(quantity_type: &'static str) -> Vec<(String, Option<&'static str>)> {
+            vec![
+                ("id".into(), Some("int")),
+                ("item_id".into(), Some("bigint")),
+                ("location_id".into(), Some("int")),
+                ("quantity".into(), Some(quantity_type)),
+                ("added_later".into(), Some("json")),
+            ]
+        }
+        assert_eq!(
+            m.misfit(Role::Levels, &levels("int")),
+            None,
+            "an added column is harmless"
+        );
+        let wordy = m.misfit(Role::Levels, &levels("varchar")).unwrap();
+        assert!(
+            wordy.contains("legacy.stock_levels.quantity") && wordy.contains("does not convert"),
+            "{wordy}"
+        );
+        let mut dropped = levels("int");
+        dropped.retain(|(name, _)| name != "location_id");
+        let gone = m.misfit(Role::Levels, &dropped).unwrap();
+        assert!(gone.contains("stock_levels.location_id is gone"), "{gone}");
+        assert!(ColumnKind::Number.accepts("decimal") && ColumnKind::Number.accepts("varchar"));
+        assert!(!ColumnKind::Number.accepts("datetime"));
+        assert!(
+            ColumnKind::WholeNumber.accepts("bigint")
+                && !ColumnKind::WholeNumber.accepts("decimal")
+        );
+        assert!(ColumnKind::DateTime.accepts("datetime") && !ColumnKind::DateTime.accepts("date"));
     }
 
     #[test]

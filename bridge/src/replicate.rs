@@ -4,9 +4,10 @@
 //! nothing in flight is applied twice or lost.
 
 use crate::config::ResumeMode;
-use crate::mapping::{Change, Mapping};
+use crate::mapping::{Change, Mapping, Role};
 use crate::sink::apply::{self, Target, Touched};
-use crate::source::binlog::{self, Item};
+use crate::sink::tables::{self, State};
+use crate::source::binlog::{self, Item, ReadFrom};
 use crate::source::checks::{self, Resume};
 use crate::source::{self, Position};
 use anyhow::Context;
@@ -34,19 +35,46 @@ pub struct Replicator {
     pub resume: ResumeMode,
     pub server_id: u32,
     pub mapping: Arc<Mapping>,
+    /// The mapping file, read again at the start of every session: a fixed mapping is taken up
+    /// by the session a `bridge snapshot --table` request starts, without a restart.
+    pub mapping_path: Option<std::path::PathBuf>,
     pub db: PgPool,
     pub epoch: i64,
 }
 
+/// `bridge snapshot --table` asked for a table's snapshot: the session ends (nothing in flight is
+/// lost: the next one starts from the checkpoint) and the next one takes it before streaming.
+#[derive(Debug, thiserror::Error)]
+#[error("a snapshot of table {0} was requested")]
+pub struct TableSnapshotRequested(String);
+
+fn target(mapping: &Mapping, generation: i64) -> Target<'_> {
+    Target {
+        items_table: &mapping.items.table,
+        levels_table: mapping.levels_table(),
+        generation,
+        currency: mapping.items.currency.code(),
+        unknown_location_sellable: mapping.locations.is_none(),
+        time_zone: &mapping.source.time_zone,
+    }
+}
+
 impl Replicator {
-    fn target(&self, generation: i64) -> Target<'_> {
-        Target {
-            items_table: &self.mapping.items.table,
-            levels_table: self.mapping.levels_table(),
-            generation,
-            currency: self.mapping.items.currency.code(),
-            unknown_location_sellable: self.mapping.locations.is_none(),
-            time_zone: &self.mapping.source.time_zone,
+    /// The mapping for a new session: the file as it is now, or (when it does not load) the one
+    /// the process started with.
+    fn session_mapping(&self) -> Arc<Mapping> {
+        let Some(path) = &self.mapping_path else {
+            return self.mapping.clone();
+        };
+        match Mapping::load(path) {
+            Ok(mapping) => Arc::new(mapping),
+            Err(e) => {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "the mapping file does not load; keeping the one read at start-up"
+                );
+                self.mapping.clone()
+            }
         }
     }
 
@@ -92,6 +120,10 @@ impl Replicator {
                 if is_fatal(&e) {
                     return Err(e);
                 }
+                if let Some(requested) = e.downcast_ref::<TableSnapshotRequested>() {
+                    tracing::info!(table = %requested.0, "a table snapshot was requested: starting a new session to take it");
+                    continue;
+                }
                 metrics::counter!("bridge_errors_total", "kind" => "session").increment(1);
                 tracing::error!(error = format!("{e:#}"), retry_in = ?backoff, "replication interrupted");
                 if started.elapsed() > BACKOFF_MAX {
@@ -108,6 +140,7 @@ impl Replicator {
     }
 
     async fn session(&self, stop: &CancellationToken) -> anyhow::Result<()> {
+        let mapping = self.session_mapping();
         let (from, generation) = match self.checkpoint().await? {
             Some((position, generation)) => {
                 let mut conn = mysql_async::Conn::new(self.source.clone())
@@ -128,23 +161,29 @@ impl Replicator {
                         self.note_source_server(recorded.as_deref()).await?;
                         (position, generation)
                     }
-                    Resume::Purged(why) => self.resnapshot(&why).await?,
+                    Resume::Purged(why) => self.resnapshot(&mapping, &why).await?,
                 }
             }
-            None => self.snapshot().await?,
+            None => self.snapshot(&mapping, None).await?,
         };
+        let generation = self.settle_tables(&mapping, &from, generation).await?;
+        let states = tables::load(&self.db).await?;
+        tables::report(&states);
         let (tx, rx) = mpsc::channel(CHANNEL);
         let session_stop = stop.child_token();
         let reader = binlog::read(
             &self.source,
             self.server_id,
-            self.mapping.clone(),
-            from,
-            self.resume,
+            mapping.clone(),
+            ReadFrom {
+                position: from,
+                mode: self.resume,
+                tables: tables::reader_states(&states),
+            },
             tx,
             session_stop.clone(),
         );
-        let applier = self.apply_stream(rx, generation);
+        let applier = self.apply_stream(&mapping, rx, generation);
         let freshness = self.freshness(&session_stop);
         let result = tokio::try_join!(reader, applier, freshness).map(drop);
         session_stop.cancel();
@@ -162,9 +201,65 @@ impl Replicator {
 
     /// The binlog at the checkpoint is gone: a loud log line and metric, then a fresh snapshot. The
     /// old rows stay readable meanwhile but count as hard-stale (`snapshot_done = false`).
-    async fn resnapshot(&self, why: &str) -> anyhow::Result<(Position, i64)> {
+    async fn resnapshot(&self, mapping: &Mapping, why: &str) -> anyhow::Result<(Position, i64)> {
         self.mark_for_resnapshot("binlog_purged", why).await?;
-        self.snapshot().await
+        self.snapshot(mapping, None).await
+    }
+
+    /// Before streaming: a mapped table that no longer fits the mapping (a column dropped or
+    /// renamed while this bridge was away, say) is stopped at the checkpoint; tables the mapping
+    /// no longer names are forgotten; each table a `bridge snapshot --table` asked for is loaded
+    /// again on its own. Returns the generation to stream with.
+    async fn settle_tables(
+        &self,
+        mapping: &Mapping,
+        checkpoint: &Position,
+        generation: i64,
+    ) -> anyhow::Result<i64> {
+        let mut conn = mysql_async::Conn::new(self.source.clone())
+            .await
+            .context("connect to check the mapping")?;
+        let problems = mapping.problems_by_table(&mut conn).await?;
+        conn.disconnect().await.ok();
+        let rows = tables::load(&self.db).await?;
+        let state_of = |table: &str| rows.iter().find(|r| r.table == table).map(|r| r.state);
+        let mut tx = self.db.begin().await?;
+        let mapped: Vec<&str> = mapping
+            .roles()
+            .into_iter()
+            .filter_map(|r| mapping.table_of(r))
+            .collect();
+        tables::forget_unmapped(&mut tx, &mapped).await?;
+        let mut requested = Vec::new();
+        for role in mapping.roles() {
+            let table = mapping.table_of(role).unwrap_or_default();
+            let state = state_of(table);
+            match (problems.get(table), state) {
+                (Some(problems), Some(State::Snapshotting)) => {
+                    let reason = format!(
+                        "`bridge snapshot --table {table}` refused: the table still does not fit the mapping: {}",
+                        problems.join("; ")
+                    );
+                    tracing::error!(table, reason = %reason, "table snapshot refused");
+                    tables::stop_table(&mut tx, table, role, &reason, &checkpoint.label()).await?;
+                }
+                (Some(problems), state) if state != Some(State::Stopped) => {
+                    let reason = format!("found when the session started: {}", problems.join("; "));
+                    tracing::error!(table, position = %checkpoint.label(), reason = %reason, "mapped table stopped");
+                    tables::stop_table(&mut tx, table, role, &reason, &checkpoint.label()).await?;
+                }
+                (None, Some(State::Snapshotting)) => requested.push(role),
+                (None, None) => tables::adopt(&mut tx, &[(table, role)]).await?,
+                _ => {}
+            }
+        }
+        apply::move_checkpoint(&mut tx, self.epoch, checkpoint).await?;
+        tx.commit().await?;
+        if requested.is_empty() {
+            Ok(generation)
+        } else {
+            Ok(self.snapshot(mapping, Some(&requested)).await?.1)
+        }
     }
 
     async fn mark_for_resnapshot(&self, kind: &'static str, why: &str) -> anyhow::Result<()> {
@@ -222,11 +317,29 @@ impl Replicator {
         )
     }
 
-    /// Copies every mapped table in one consistent snapshot into a new generation, in ONE
-    /// PostgreSQL transaction with the checkpoint: readers see the old state or the new, never a mix.
-    /// Returns the snapshot's position and generation.
-    async fn snapshot(&self) -> anyhow::Result<(Position, i64)> {
+    /// Copies mapped tables in one consistent snapshot into a new generation, in ONE PostgreSQL
+    /// transaction with the checkpoint: readers see the old state or the new, never a mix.
+    /// `only: None` copies every table that fits the mapping and moves the checkpoint to the
+    /// snapshot's position (a table that does not fit is left out and stopped); `Some(roles)`
+    /// copies those tables alone, marks them streaming from the snapshot's position (the reader
+    /// skips what it holds) and leaves the checkpoint's position where it is.
+    /// Returns the position to stream from and the generation.
+    async fn snapshot(
+        &self,
+        mapping: &Mapping,
+        only: Option<&[Role]>,
+    ) -> anyhow::Result<(Position, i64)> {
         let started = Instant::now();
+        let mut conn = mysql_async::Conn::new(self.source.clone())
+            .await
+            .context("connect to check the mapping")?;
+        let problems = mapping.problems_by_table(&mut conn).await?;
+        conn.disconnect().await.ok();
+        let wanted: Vec<Role> = only.map_or_else(|| mapping.roles(), <[Role]>::to_vec);
+        let (fit, unfit): (Vec<Role>, Vec<Role>) = wanted
+            .into_iter()
+            .partition(|role| !problems.contains_key(mapping.table_of(*role).unwrap_or_default()));
+        let scoped = only.is_some() || !unfit.is_empty();
         let mut tx = self.db.begin().await?;
         // Not FOR UPDATE: the checkpoint row must stay free for the lease renewal while the copy
         // runs. The switch-in below is fenced by the epoch, so a leader replaced meanwhile writes
@@ -244,9 +357,9 @@ impl Replicator {
         }
         let generation = current.map_or(1, |(g, _)| g + 1);
         let at = format!("snapshot {generation}");
-        let target = self.target(generation);
+        let target = target(mapping, generation);
         let (out, mut changes) = mpsc::channel::<Change>(4096);
-        let read = source::snapshot::read(&self.source, &self.mapping, out);
+        let read = source::snapshot::read(&self.source, mapping, &fit, out);
         let write = async {
             let mut touched = Touched::default();
             let (mut rows, mut chunk) = (0u64, Vec::with_capacity(SNAPSHOT_CHUNK));
@@ -266,7 +379,65 @@ impl Replicator {
             anyhow::Ok(rows)
         };
         let (position, rows) = tokio::try_join!(read, write)?;
-        apply::finish_snapshot(&mut tx, generation, &at).await?;
+        let reloaded = apply::Reloaded {
+            items: fit
+                .contains(&Role::Items)
+                .then_some(mapping.items.table.as_str()),
+            levels: (fit.contains(&Role::Levels)
+                || (fit.contains(&Role::Items) && mapping.levels.is_none()))
+            .then_some(mapping.levels_table()),
+            lookups: fit
+                .iter()
+                .filter(|r| matches!(r, Role::Categories | Role::Locations))
+                .map(|r| r.lookup_name())
+                .collect(),
+        };
+        apply::finish_snapshot(&mut tx, generation, &at, scoped.then_some(&reloaded)).await?;
+        let loaded: Vec<(&str, Role)> = fit
+            .iter()
+            .filter_map(|r| mapping.table_of(*r).map(|t| (t, *r)))
+            .collect();
+        tables::mark_streaming(&mut tx, &loaded, only.is_some().then_some(&position)).await?;
+        for role in &unfit {
+            let table = mapping.table_of(*role).unwrap_or_default();
+            let reason = format!(
+                "left out of the snapshot: {}",
+                problems
+                    .get(table)
+                    .map(|p| p.join("; "))
+                    .unwrap_or_default()
+            );
+            tracing::error!(table, reason = %reason, "mapped table stopped");
+            tables::stop_table(&mut tx, table, *role, &reason, &position.label()).await?;
+        }
+        if only.is_some() {
+            // The other tables stream on from the checkpoint: only the generation moves.
+            let written: Option<(Option<String>, Option<i64>, Option<String>)> = sqlx::query_as(
+                "UPDATE stock.checkpoint SET generation = $2, updated_at = now() WHERE epoch = $1 RETURNING binlog_file, binlog_pos, gtid",
+            )
+            .bind(self.epoch)
+            .bind(generation)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((file, pos, gtid)) = written else {
+                anyhow::bail!(
+                    "epoch {} is no longer the leader's: stepping down",
+                    self.epoch
+                );
+            };
+            apply::notify(&mut tx, &StockChanged::all()).await?;
+            tx.commit().await.context("table snapshot commit")?;
+            let tables: Vec<&str> = loaded.iter().map(|(t, _)| *t).collect();
+            tracing::info!(rows, generation, tables = ?tables, position = %position.label(), elapsed = ?started.elapsed(), "table snapshot switched in");
+            return Ok((
+                Position {
+                    file: file.unwrap_or_default(),
+                    pos: pos.unwrap_or_default() as u64,
+                    gtid,
+                },
+                generation,
+            ));
+        }
         let written = sqlx::query(
             "INSERT INTO stock.checkpoint (id, epoch, leader, source_server, gtid, binlog_file, binlog_pos, generation, snapshot_done, updated_at, lease_until)
              VALUES (true, $1, $2, $3, $4, $5, $6, $7, true, now(), clock_timestamp() + make_interval(secs => $8))
@@ -327,10 +498,11 @@ impl Replicator {
     /// Drains the channel in batches of whole source transactions.
     async fn apply_stream(
         &self,
+        mapping: &Mapping,
         mut rx: mpsc::Receiver<Item>,
         generation: i64,
     ) -> anyhow::Result<()> {
-        let target = self.target(generation);
+        let target = target(mapping, generation);
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
@@ -351,10 +523,12 @@ impl Replicator {
         let mut last: Option<Position> = None;
         // (position label, changes) of each source transaction, in commit order.
         let mut transactions: Vec<(String, Vec<Change>)> = Vec::new();
+        let mut stops = Vec::new();
         for item in batch {
             match item {
                 Item::Transaction(txn) => {
                     let label = txn.gtid.clone().unwrap_or_else(|| txn.end.label());
+                    stops.extend(txn.stops.into_iter().map(|s| (label.clone(), s)));
                     transactions.push((label, txn.changes));
                     last = Some(txn.end);
                 }
@@ -378,8 +552,14 @@ impl Replicator {
             .sum();
         let transactions = transactions.len() as u64;
         apply::recompute(&mut tx, &touched).await?;
+        let stopped: Vec<(&str, &binlog::TableStop)> =
+            stops.iter().map(|(at, s)| (at.as_str(), s)).collect();
+        tables::record_stops(&mut tx, &stopped).await?;
         apply::move_checkpoint(&mut tx, self.epoch, &last).await?;
-        if !touched.items.is_empty() {
+        if !stops.is_empty() {
+            // Sellability of every item may have changed.
+            apply::notify(&mut tx, &StockChanged::all()).await?;
+        } else if !touched.items.is_empty() {
             let keys = touched
                 .items
                 .iter()
@@ -442,6 +622,11 @@ impl Replicator {
                 .set(staleness.unwrap_or(f64::INFINITY));
             self.health
                 .set_role(crate::admin::Role::Leader { staleness });
+            let states = tables::load(&self.db).await?;
+            tables::report(&states);
+            if let Some(requested) = states.iter().find(|t| t.state == State::Snapshotting) {
+                return Err(TableSnapshotRequested(requested.table.clone()).into());
+            }
         }
     }
 }

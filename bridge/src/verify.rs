@@ -87,7 +87,8 @@ async fn expected_state(
     mapping: &Mapping,
 ) -> anyhow::Result<(Position, HashMap<String, Expected>)> {
     let (tx, mut rx) = mpsc::channel::<Change>(4096);
-    let read = source::snapshot::read(source, mapping, tx);
+    let roles = mapping.roles();
+    let read = source::snapshot::read(source, mapping, &roles, tx);
     let collect = async {
         let (mut items, mut levels, mut locations) = (
             HashMap::<String, ItemRow>::new(),

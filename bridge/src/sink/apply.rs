@@ -457,27 +457,75 @@ pub async fn notify(
     Ok(())
 }
 
+/// Which rows a snapshot replaced: `None` for everything (a full snapshot of every table), or
+/// only the rows of the tables it loaded (a snapshot of one table, or a full one that left out a
+/// table that no longer fits the mapping: that table's rows stay as they were, stale).
+#[derive(Debug, Default)]
+pub struct Reloaded<'a> {
+    /// The item table (`stock.items.source_table`), when its rows were loaded.
+    pub items: Option<&'a str>,
+    /// The levels' source table (`stock.levels.source_table`), when its rows were loaded.
+    pub levels: Option<&'a str>,
+    /// The lookups loaded (`stock.lookups.source_table`: `categories`, `locations`).
+    pub lookups: Vec<&'static str>,
+}
+
 /// After a snapshot: everything not seen in generation `generation` is gone from the source.
 /// Items become tombstones; level and lookup rows are removed; every quantity and SKU flag is
-/// recomputed.
+/// recomputed. `only` limits this to the tables the snapshot loaded.
 pub async fn finish_snapshot(
     tx: &mut PgConnection,
     generation: i64,
     at: &str,
+    only: Option<&Reloaded<'_>>,
 ) -> anyhow::Result<()> {
-    sqlx::query("UPDATE stock.items SET deleted = true, changed_at = $2, updated_at = now() WHERE generation < $1 AND NOT deleted")
-        .bind(generation)
-        .bind(at)
+    let (items, levels, lookups) = match only {
+        None => (true, None, None),
+        Some(r) => (r.items.is_some(), r.levels, Some(r.lookups.clone())),
+    };
+    if items {
+        sqlx::query("UPDATE stock.items SET deleted = true, changed_at = $2, updated_at = now() WHERE generation < $1 AND NOT deleted AND ($3::text IS NULL OR source_table = $3)")
+            .bind(generation)
+            .bind(at)
+            .bind(only.and_then(|r| r.items))
+            .execute(&mut *tx)
+            .await?;
+    }
+    if only.is_none() || levels.is_some() {
+        sqlx::query("DELETE FROM stock.levels WHERE generation < $1 AND ($2::text IS NULL OR source_table = $2)")
+            .bind(generation)
+            .bind(levels)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(
+        "DELETE FROM stock.lookups WHERE generation < $1 AND ($2::text[] IS NULL OR source_table = ANY($2))",
+    )
+    .bind(generation)
+    .bind(&lookups)
+    .execute(&mut *tx)
+    .await?;
+    // A lookup loaded on its own: what depends on it follows (items and levels were not reloaded).
+    let reloaded = |name: &str| lookups.as_ref().is_some_and(|l| l.contains(&name));
+    if reloaded(Role::Categories.lookup_name()) {
+        sqlx::query(
+            "UPDATE stock.items i SET category = l.label, updated_at = now()
+             FROM stock.items i2 LEFT JOIN stock.lookups l ON l.source_table = 'categories' AND l.row_key = i2.category_key
+             WHERE i.item_key = i2.item_key AND i.category_key IS NOT NULL AND i.category IS DISTINCT FROM l.label",
+        )
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM stock.levels WHERE generation < $1")
-        .bind(generation)
+    }
+    if reloaded(Role::Locations.lookup_name()) {
+        sqlx::query(
+            "UPDATE stock.levels v SET sellable = COALESCE(l.flag, false)
+             FROM stock.levels v2 LEFT JOIN stock.lookups l ON l.source_table = 'locations' AND l.row_key = v2.location_key
+             WHERE v.source_table = v2.source_table AND v.row_key = v2.row_key
+               AND v.location_key IS NOT NULL AND v.sellable IS DISTINCT FROM COALESCE(l.flag, false)",
+        )
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM stock.lookups WHERE generation < $1")
-        .bind(generation)
-        .execute(&mut *tx)
-        .await?;
+    }
     sqlx::query(
         "UPDATE stock.items i SET on_hand_raw = s.raw, on_hand = GREATEST(0, LEAST(s.raw, 2147483647))::integer, updated_at = now()
          FROM (SELECT i2.item_key, COALESCE(SUM(l.quantity) FILTER (WHERE l.sellable), 0)::bigint AS raw

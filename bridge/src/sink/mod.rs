@@ -1,6 +1,7 @@
 //! The shop database side, as the `bridge` role: it may write only schema `stock`.
 
 pub mod apply;
+pub mod tables;
 
 use crate::config::Target;
 use anyhow::Context;

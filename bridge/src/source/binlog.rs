@@ -6,12 +6,12 @@
 use super::values::Row;
 use super::{Position, rotate_file_name};
 use crate::config::ResumeMode;
-use crate::mapping::{Change, Mapping};
-use crate::source::checks::SourceProblem;
+use crate::mapping::{Change, Mapping, Role};
 use anyhow::Context;
 use futures::StreamExt;
 use mysql_async::binlog::BinlogChecksumAlg;
 use mysql_async::binlog::events::{EventData, OptionalMetadataField, RowsEventData};
+use mysql_async::consts::ColumnType;
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStreamRequest, Value};
 use std::collections::{HashMap, HashSet};
@@ -46,12 +46,67 @@ pub struct SourceTransaction {
     /// Where the transaction ends (after its XID/COMMIT), with the GTID state there.
     pub end: Position,
     pub changes: Vec<Change>,
+    /// Mapped tables this transaction stopped (a schema change, a statement-logged change): the
+    /// applier records them with the checkpoint that passes it.
+    pub stops: Vec<TableStop>,
+}
+
+/// A mapped table the reader stopped following, and why. Its later row events are skipped (the
+/// checkpoint goes on) until `bridge snapshot --table` loads it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableStop {
+    pub table: String,
+    pub role: Role,
+    pub reason: String,
+}
+
+/// What a session's reader knows of the mapped tables when it starts (from `stock.source_tables`).
+#[derive(Debug, Default, Clone)]
+pub struct TableStates {
+    /// Stopped tables: their row events are skipped.
+    pub stopped: HashSet<String>,
+    /// Tables loaded by a snapshot of their own at this position (and its GTID state, parsed
+    /// once): the stream skips their transactions that snapshot already holds.
+    pub snapshotted_at: HashMap<String, (Position, GtidState)>,
+}
+
+impl TableStates {
+    /// Whether the change to `table` in the transaction `gtid` ending at `file:end` is already in
+    /// the table's own snapshot.
+    fn covered(&self, table: &str, gtid: Option<&str>, file: &str, end: u64) -> bool {
+        let Some((snapshot, gtids)) = self.snapshotted_at.get(table) else {
+            return false;
+        };
+        match (gtid, snapshot.gtid.is_some()) {
+            (Some(gtid), true) => gtids.contains(gtid),
+            _ => (file, end) <= (snapshot.file.as_str(), snapshot.pos),
+        }
+    }
 }
 
 struct Open {
     gtid: Option<String>,
     standalone: bool,
     changes: Vec<Change>,
+    stops: Vec<TableStop>,
+}
+
+impl Open {
+    const fn new(gtid: Option<String>, standalone: bool) -> Self {
+        Self {
+            gtid,
+            standalone,
+            changes: Vec::new(),
+            stops: Vec::new(),
+        }
+    }
+}
+
+/// Where a session's reader starts and what it knows.
+pub struct ReadFrom {
+    pub position: Position,
+    pub mode: ResumeMode,
+    pub tables: TableStates,
 }
 
 /// Reads from `from` until `stop` or an error; sends items to `tx`.
@@ -59,11 +114,15 @@ pub async fn read(
     opts: &mysql_async::Opts,
     server_id: u32,
     mapping: Arc<Mapping>,
-    from: Position,
-    mode: ResumeMode,
+    from: ReadFrom,
     tx: mpsc::Sender<Item>,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
+    let ReadFrom {
+        position: from,
+        mode,
+        tables: mut states,
+    } = from;
     let opts = mysql_async::OptsBuilder::from_opts(opts.clone())
         // A row with a large picture is one large event: lift the packet limit on this connection.
         .max_allowed_packet(Some(1 << 30));
@@ -147,11 +206,7 @@ pub async fn read(
             let seq = u64::from_le_bytes(data[0..8].try_into().unwrap_or_default());
             let domain = u32::from_le_bytes(data[8..12].try_into().unwrap_or_default());
             let gtid = format!("{domain}-{}-{seq}", header.server_id());
-            open = Some(Open {
-                gtid: Some(gtid),
-                standalone: data[12] & FL_STANDALONE != 0,
-                changes: Vec::new(),
-            });
+            open = Some(Open::new(Some(gtid), data[12] & FL_STANDALONE != 0));
             continue;
         }
         let data = event
@@ -174,18 +229,45 @@ pub async fn read(
                 continue;
             }
             Some(EventData::TableMapEvent(tme)) => {
-                let names = mapping
-                    .role_of(&tme.database_name(), &tme.table_name())
-                    .map(|_| column_names(&tme));
-                if let Some(None) = names {
-                    anyhow::bail!(
-                        "binlog: table map for {}.{} has no column names at {} (set binlog_row_metadata=FULL)",
-                        tme.database_name(),
-                        tme.table_name(),
-                        at()
-                    );
-                }
-                columns.insert(tme.table_id(), names.flatten());
+                let role = mapping.role_of(&tme.database_name(), &tme.table_name());
+                let table = tme.table_name().into_owned();
+                let gtid = open.as_ref().and_then(|o| o.gtid.as_deref());
+                let names = match role {
+                    Some(_) if states.stopped.contains(&table) => None,
+                    // Already in the table's own snapshot: its rows are skipped, and a layout it
+                    // had before that snapshot says nothing about the mapping.
+                    Some(_) if states.covered(&table, gtid, &file, end) => None,
+                    Some(role) => {
+                        let Some(names) = column_names(&tme) else {
+                            anyhow::bail!(
+                                "binlog: table map for {}.{} has no column names at {} (set binlog_row_metadata=FULL)",
+                                tme.database_name(),
+                                table,
+                                at()
+                            );
+                        };
+                        // Mapped columns are found by name: an added column is harmless; a
+                        // missing one, or one whose type no longer converts, stops this table.
+                        let typed: Vec<(String, Option<&str>)> = names
+                            .iter()
+                            .enumerate()
+                            .map(|(i, name)| {
+                                let sql_type = tme.get_column_type(i).ok().flatten();
+                                (name.clone(), sql_type.map(sql_type_name))
+                            })
+                            .collect();
+                        match mapping.misfit(role, &typed) {
+                            None => Some(names),
+                            Some(reason) => {
+                                let txn = open.get_or_insert_with(|| Open::new(None, false));
+                                stop_table(&mut states, txn, &table, role, reason, &at());
+                                None
+                            }
+                        }
+                    }
+                    None => None,
+                };
+                columns.insert(tme.table_id(), names);
             }
             Some(EventData::RowsEvent(rows)) => {
                 let Some(Some(names)) = columns.get(&rows.table_id()).cloned() else {
@@ -197,11 +279,11 @@ pub async fn read(
                 let role = mapping
                     .role_of(&tme.database_name(), &tme.table_name())
                     .with_context(|| format!("binlog: unmapped table at {}", at()))?;
-                let txn = open.get_or_insert_with(|| Open {
-                    gtid: None,
-                    standalone: false,
-                    changes: Vec::new(),
-                });
+                let txn = open.get_or_insert_with(|| Open::new(None, false));
+                if states.covered(&tme.table_name(), txn.gtid.as_deref(), &file, end) {
+                    // Already in the table's own snapshot (`bridge snapshot --table`).
+                    continue;
+                }
                 for pair in rows.rows(tme) {
                     let (before, after) =
                         pair.with_context(|| format!("binlog: bad row image at {}", at()))?;
@@ -226,21 +308,23 @@ pub async fn read(
                 let sql = query.query();
                 let trimmed = sql.trim();
                 // A row change logged as a statement (a session with binlog_format=STATEMENT or
-                // MIXED) cannot be followed: stopping is the only way not to lose it silently.
-                if let Some(table) = statement_on_mapped_table(trimmed, &mapping) {
-                    return Err(SourceProblem::StatementFormat(format!(
-                        "{table} at {}: `{}`",
-                        at(),
-                        first_words(trimmed)
-                    ))
-                    .into());
+                // MIXED) cannot be followed: stopping the table is the only way not to lose it
+                // silently, and the other tables go on.
+                if let Some(table) = statement_on_mapped_table(trimmed, &mapping)
+                    && !states.stopped.contains(&table)
+                    && let Some(role) = mapping.role_of_table(&table)
+                {
+                    let txn = open.get_or_insert_with(|| Open::new(None, false));
+                    if !states.covered(&table, txn.gtid.as_deref(), &file, end) {
+                        let reason = format!(
+                            "a change was logged as a statement, not as rows (`{}`): set binlog_format=ROW for every session (RDS: parameter group binlog_format = ROW)",
+                            first_words(trimmed)
+                        );
+                        stop_table(&mut states, txn, &table, role, reason, &at());
+                    }
                 }
                 if trimmed.eq_ignore_ascii_case("BEGIN") {
-                    open.get_or_insert_with(|| Open {
-                        gtid: None,
-                        standalone: false,
-                        changes: Vec::new(),
-                    });
+                    open.get_or_insert_with(|| Open::new(None, false));
                 } else if trimmed.eq_ignore_ascii_case("COMMIT")
                     || open.as_ref().is_some_and(|o| o.standalone)
                 {
@@ -296,10 +380,67 @@ async fn finish(
         gtid: txn.gtid,
         end,
         changes: txn.changes,
+        stops: txn.stops,
     });
     tx.send(item)
         .await
         .map_err(|_| anyhow::anyhow!("applier stopped"))
+}
+
+/// Stops following `table` from this transaction on, loudly.
+fn stop_table(
+    states: &mut TableStates,
+    txn: &mut Open,
+    table: &str,
+    role: Role,
+    reason: String,
+    at: &str,
+) {
+    tracing::error!(
+        table,
+        position = at,
+        reason = %reason,
+        fix = %format!("fix the mapping (or the source table), then run `bridge snapshot --table {table}`; until then its changes are skipped and its items are not sellable, and the other tables go on"),
+        "mapped table stopped"
+    );
+    states.stopped.insert(table.to_owned());
+    states.snapshotted_at.remove(table);
+    txn.stops.push(TableStop {
+        table: table.to_owned(),
+        role,
+        reason,
+    });
+}
+
+/// A TABLE_MAP column type by the name information_schema gives it (for [`ColumnKind::accepts`]).
+///
+/// [`ColumnKind::accepts`]: crate::mapping::ColumnKind::accepts
+fn sql_type_name(column_type: ColumnType) -> &'static str {
+    match column_type {
+        ColumnType::MYSQL_TYPE_TINY => "tinyint",
+        ColumnType::MYSQL_TYPE_SHORT => "smallint",
+        ColumnType::MYSQL_TYPE_INT24 => "mediumint",
+        ColumnType::MYSQL_TYPE_LONG => "int",
+        ColumnType::MYSQL_TYPE_LONGLONG => "bigint",
+        ColumnType::MYSQL_TYPE_DECIMAL | ColumnType::MYSQL_TYPE_NEWDECIMAL => "decimal",
+        ColumnType::MYSQL_TYPE_FLOAT => "float",
+        ColumnType::MYSQL_TYPE_DOUBLE => "double",
+        ColumnType::MYSQL_TYPE_DATE | ColumnType::MYSQL_TYPE_NEWDATE => "date",
+        ColumnType::MYSQL_TYPE_TIME | ColumnType::MYSQL_TYPE_TIME2 => "time",
+        ColumnType::MYSQL_TYPE_DATETIME | ColumnType::MYSQL_TYPE_DATETIME2 => "datetime",
+        ColumnType::MYSQL_TYPE_TIMESTAMP | ColumnType::MYSQL_TYPE_TIMESTAMP2 => "timestamp",
+        ColumnType::MYSQL_TYPE_YEAR => "year",
+        ColumnType::MYSQL_TYPE_BIT => "bit",
+        ColumnType::MYSQL_TYPE_JSON => "json",
+        ColumnType::MYSQL_TYPE_ENUM => "enum",
+        ColumnType::MYSQL_TYPE_SET => "set",
+        ColumnType::MYSQL_TYPE_GEOMETRY => "geometry",
+        ColumnType::MYSQL_TYPE_TINY_BLOB
+        | ColumnType::MYSQL_TYPE_MEDIUM_BLOB
+        | ColumnType::MYSQL_TYPE_LONG_BLOB
+        | ColumnType::MYSQL_TYPE_BLOB => "blob",
+        _ => "varchar",
+    }
 }
 
 /// Progress outside transactions is advisory: dropped when the channel is full.
@@ -402,11 +543,11 @@ fn mapped_table_named(normal: &str, mapping: &Mapping) -> Option<String> {
         .find_map(|table| {
             let schema_qualified =
                 format!("{}.{}", mapping.source.schema, table).to_ascii_lowercase();
-            let table = table.to_ascii_lowercase();
+            let lower = table.to_ascii_lowercase();
             words
                 .iter()
-                .any(|w| **w == table || **w == schema_qualified)
-                .then_some(table)
+                .any(|w| **w == lower || **w == schema_qualified)
+                .then(|| table.to_owned())
         })
 }
 
@@ -419,7 +560,11 @@ fn replaces_mapped_table(sql: &str, mapping: &Mapping) -> Option<String> {
         .collect();
     let replacing = match words.as_slice() {
         ["truncate", ..] | ["rename", "table", ..] | ["drop", "table", ..] => true,
-        ["alter", "table", ..] => words.contains(&"rename"),
+        // `ALTER TABLE t RENAME [TO|AS] u` moves the table; RENAME COLUMN/INDEX/KEY do not
+        // (a renamed mapped column stops the table when its next row event lacks the name).
+        ["alter", "table", ..] => words
+            .windows(2)
+            .any(|w| w[0] == "rename" && !matches!(w[1], "column" | "index" | "key")),
         _ => false,
     };
     if !replacing {
@@ -457,6 +602,18 @@ impl GtidState {
             (parts.next(), parts.next(), parts.next())
         {
             self.0.insert(domain as u32, (server as u32, seq));
+        }
+    }
+
+    /// Whether the transaction `domain-server-seq` is at or before this state.
+    pub fn contains(&self, gtid: &str) -> bool {
+        let mut parts = gtid.splitn(3, '-').map(str::parse::<u64>);
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(Ok(domain)), Some(Ok(_)), Some(Ok(seq))) => self
+                .0
+                .get(&(domain as u32))
+                .is_some_and(|(_, mine)| *mine >= seq),
+            _ => false,
         }
     }
 
@@ -518,6 +675,11 @@ mod tests {
             None,
             "an added column is harmless"
         );
+        assert_eq!(
+            hit("ALTER TABLE items RENAME COLUMN name TO title"),
+            None,
+            "a renamed column is found by the next row event, not by a fresh snapshot"
+        );
         assert_eq!(hit("TRUNCATE TABLE app_settings"), None);
         assert_eq!(hit("CREATE TABLE test_scratch_1 (id INT)"), None);
         let dml = |sql: &str| statement_on_mapped_table(sql, &mapping);
@@ -540,5 +702,7 @@ mod tests {
         state.advance("2-3-1");
         assert_eq!(state.render().as_deref(), Some("0-1-11,1-2-5,2-3-1"));
         assert_eq!(GtidState::parse(None).render(), None);
+        assert!(state.contains("0-9-11") && state.contains("1-2-4"));
+        assert!(!state.contains("0-1-12") && !state.contains("3-1-1"));
     }
 }

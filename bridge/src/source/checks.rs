@@ -33,10 +33,6 @@ pub enum SourceProblem {
         "the source is not the server the checkpoint came from ({0}); refusing to resume. If the legacy database was really replaced, delete the checkpoint row (stock.checkpoint) to take a fresh snapshot"
     )]
     DifferentSource(String),
-    #[error(
-        "a change to mapped table {0} was logged as a statement, not as rows: set binlog_format=ROW for every session (RDS: parameter group binlog_format = ROW) and take a fresh snapshot"
-    )]
-    StatementFormat(String),
 }
 
 impl SourceProblem {
@@ -49,7 +45,6 @@ impl SourceProblem {
             Self::MissingGrant(_) => 14,
             Self::Mapping(_) => 15,
             Self::DifferentSource(_) => 16,
-            Self::StatementFormat(_) => 17,
         }
     }
 }

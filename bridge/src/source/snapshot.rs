@@ -10,12 +10,13 @@ use anyhow::Context;
 use mysql_async::prelude::Queryable;
 use tokio::sync::mpsc;
 
-/// Reads every mapped table in one consistent snapshot and sends each converted change to `out`
-/// (lookups first, then items, then levels; the bounded channel paces the reads). Returns the
-/// snapshot's position.
+/// Reads the mapped tables of `roles` in one consistent snapshot and sends each converted change
+/// to `out` (lookups first, then items, then levels; the bounded channel paces the reads). Returns
+/// the snapshot's position.
 pub async fn read(
     opts: &mysql_async::Opts,
     mapping: &Mapping,
+    roles: &[Role],
     out: mpsc::Sender<Change>,
 ) -> anyhow::Result<Position> {
     let mut conn = mysql_async::Conn::new(opts.clone())
@@ -48,7 +49,7 @@ pub async fn read(
     };
     tracing::info!(position = %position.label(), "snapshot started");
 
-    for role in mapping.roles() {
+    for role in mapping.roles().into_iter().filter(|r| roles.contains(r)) {
         let table = mapping.table_of(role).unwrap_or_default();
         let columns = mapping.columns_of(role);
         // Identifiers come from the validated mapping; backticks inside them are refused there.

@@ -9,5 +9,6 @@ mod outages;
 mod pictures;
 mod replication;
 mod resume;
+mod schema_changes;
 mod support;
 mod verify;

@@ -9,7 +9,7 @@ use crate::support::{
 use mysql_async::prelude::Queryable;
 use tests::scratch_mariadb::ScratchMariaDb;
 
-async fn on_hand(bridge: &BridgeUnderTest, key: u64) -> Option<i32> {
+pub(crate) async fn on_hand(bridge: &BridgeUnderTest, key: u64) -> Option<i32> {
     sqlx::query_scalar("SELECT on_hand FROM stock.items WHERE item_key = $1 AND NOT deleted")
         .bind(key.to_string())
         .fetch_optional(&bridge.shop)
@@ -18,7 +18,7 @@ async fn on_hand(bridge: &BridgeUnderTest, key: u64) -> Option<i32> {
 }
 
 /// Adds an item with `quantity` in the main warehouse through `conn`.
-async fn add_item(conn: &mut impl Queryable, id: u64, quantity: i32) {
+pub(crate) async fn add_item(conn: &mut impl Queryable, id: u64, quantity: i32) {
     conn.exec_drop("INSERT INTO items (id, sku, name, category_id, price) VALUES (?, ?, 'Resume Hat', 1, '9.9900')", (id, format!("R-{id}")))
         .await
         .unwrap();
@@ -64,7 +64,8 @@ async fn resuming_by_file_and_position_works_too() {
 /// A scratch source with a bridge that has snapshotted it and streamed item 1 (4 on hand), and a
 /// root connection on its `legacy` schema.
 /// Keep the server binding alive (`_server`, not `_`): dropping it stops the scratch server.
-async fn streaming_scratch() -> (ScratchMariaDb, Source, BridgeUnderTest, mysql_async::Conn) {
+pub(crate) async fn streaming_scratch()
+-> (ScratchMariaDb, Source, BridgeUnderTest, mysql_async::Conn) {
     let (server, source) = scratch_source().await;
     let bridge = BridgeUnderTest::start_on(source.clone()).await;
     let mut root = server.root().await.unwrap();
@@ -226,7 +227,7 @@ async fn truncate_and_a_rename_swap_are_followed_by_a_fresh_snapshot() {
 }
 
 #[tokio::test]
-async fn a_change_logged_as_a_statement_stops_the_bridge_instead_of_being_skipped() {
+async fn a_change_logged_as_a_statement_stops_its_table_instead_of_being_skipped() {
     let (_server, _source, mut bridge, mut root) = streaming_scratch().await;
 
     // One session switches to statement-based logging: its UPDATE reaches the binlog as SQL text.
@@ -236,18 +237,43 @@ async fn a_change_logged_as_a_statement_stops_the_bridge_instead_of_being_skippe
     root.query_drop("UPDATE stock_levels SET quantity = 1 WHERE item_id = 1")
         .await
         .unwrap();
-    let status = tokio::time::timeout(WAIT, bridge.process.child.wait())
+    root.query_drop("SET SESSION binlog_format = 'ROW'")
         .await
-        .expect("the bridge stops")
         .unwrap();
-    let log = bridge.process.log_to_end().await.join("\n");
-    assert_eq!(status.code(), Some(17), "{log}");
+    let stopped = bridge
+        .process
+        .wait_for_log("mapped table stopped", WAIT)
+        .await
+        .unwrap();
+    assert_eq!(stopped["table"], "stock_levels", "{stopped}");
+    let reason = stopped["reason"].as_str().unwrap_or_default();
     assert!(
-        log.contains("logged as a statement") && log.contains("binlog_format=ROW"),
-        "{log}"
+        reason.contains("logged as a statement") && reason.contains("binlog_format=ROW"),
+        "{stopped}"
     );
+    // Nothing is skipped silently: the table is stopped, its items are not sellable, and
+    // `bridge status` says so with the fix; the other tables go on.
+    wait_until("item 1 no longer sellable", || async {
+        crate::schema_changes::sellable(&bridge, 1).await == Some(false)
+    })
+    .await;
     assert_eq!(on_hand(&bridge, 1).await, Some(4), "nothing half-applied");
-    bridge.discard().await;
+    let (code, status) = bridge_command(&bridge, &bridge.source, "status").await;
+    assert_eq!(code, 0, "{status}");
+    assert!(
+        status.contains("stopped tables: 1")
+            && status.contains("logged as a statement")
+            && status.contains("bridge snapshot --table stock_levels"),
+        "{status}"
+    );
+    root.query_drop("UPDATE items SET price = '12.3400' WHERE id = 1")
+        .await
+        .unwrap();
+    wait_until("the price change still arrives", || async {
+        crate::schema_changes::price(&bridge, 1).await == Some(1234)
+    })
+    .await;
+    bridge.stop().await;
 }
 
 #[tokio::test]
