@@ -140,6 +140,36 @@ async fn linking_google_while_logged_in_adds_a_way_to_log_in_to_the_same_account
     assert_eq!(signed_in_as(&profile), Some("Hello, carol"));
     assert_eq!(shop.count("accounts").await.unwrap(), 1);
 
+    // One Google account per account: a second one is refused (no button; the POST anyway).
+    let carol_77 = serde_json::json!({"sub": "google-uid-77", "email": "carol.hats@gmail.test",
+                                      "email_verified": true, "name": "Carol Hats"});
+    control(
+        "/google/users",
+        serde_json::json!({"sub": "google-uid-78", "email": "carol.work@gmail.test",
+                           "email_verified": true, "name": "Carol Work"}),
+    )
+    .await;
+    assert!(!profile.body.contains("id=\"link-google\""));
+    let start = post_from_profile(&mut carol, "/account/link/google", &[]).await;
+    assert_eq!(start.status, 303, "{}", start.body);
+    let callback = through_provider("google", start.header("location")).await;
+    let answer = carol.get(&callback).await.unwrap();
+    assert_eq!(answer.header("location"), "/account?notice=google-one");
+    let profile = carol.get(answer.header("location")).await.unwrap();
+    assert_eq!(
+        profile.text_of_id("profile-problem"),
+        Some(
+            "This account is already linked to a Google account. Unlink it first to link \
+             another one."
+        )
+    );
+    assert_eq!(
+        profile.text_of_id("method-google-status"),
+        Some("Linked (carol.hats@gmail.test)")
+    );
+    assert_eq!(shop.count("oauth_identities").await.unwrap(), 1);
+    control("/google/users", carol_77).await;
+
     // Dave tries to link the same Google account to his: refused, nothing changes.
     let mut dave = Customer::new(&shop);
     dave.register("dave", "dave@shop.test", PASSWORD)

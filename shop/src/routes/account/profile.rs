@@ -270,3 +270,43 @@ pub async fn show_profile(
     profile.notice = params.get("notice").and_then(Notice::parse);
     page(StatusCode::OK, &profile)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Notice;
+
+    #[test]
+    fn notices_are_fixed_phrases_for_known_codes_only() {
+        for code in [
+            "added",
+            "deleted",
+            "password-set",
+            "password-changed",
+            "google-linked",
+            "facebook-unlinked",
+        ] {
+            assert!(!Notice::parse(code).unwrap().problem, "{code}");
+        }
+        for code in [
+            "google-taken",
+            "google-one",
+            "facebook-denied",
+            "facebook-failed",
+            "google-last",
+        ] {
+            let notice = Notice::parse(code).unwrap();
+            assert!(notice.problem, "{code}");
+            assert!(notice.text.contains("Google") || notice.text.contains("Facebook"));
+        }
+        for code in [
+            "",
+            "twitter-linked",
+            "google-",
+            "google-pwned",
+            "Google-linked",
+            "<b>",
+        ] {
+            assert!(Notice::parse(code).is_none(), "{code}");
+        }
+    }
+}
