@@ -231,6 +231,7 @@ impl Replicator {
             .collect();
         tables::forget_unmapped(&mut tx, &mapped).await?;
         let mut requested = Vec::new();
+        let mut stopped = false;
         for role in mapping.roles() {
             let table = mapping.table_of(role).unwrap_or_default();
             let state = state_of(table);
@@ -242,11 +243,13 @@ impl Replicator {
                     );
                     tracing::error!(table, reason = %reason, "table snapshot refused");
                     tables::stop_table(&mut tx, table, role, &reason, &checkpoint.label()).await?;
+                    stopped = true;
                 }
                 (Some(problems), state) if state != Some(State::Stopped) => {
                     let reason = format!("found when the session started: {}", problems.join("; "));
                     tracing::error!(table, position = %checkpoint.label(), reason = %reason, "mapped table stopped");
                     tables::stop_table(&mut tx, table, role, &reason, &checkpoint.label()).await?;
+                    stopped = true;
                 }
                 (None, Some(State::Snapshotting)) => requested.push(role),
                 (None, None) => tables::adopt(&mut tx, &[(table, role)]).await?,
@@ -254,6 +257,10 @@ impl Replicator {
             }
         }
         apply::move_checkpoint(&mut tx, self.epoch, checkpoint).await?;
+        if stopped {
+            // Sellability of every item may have changed.
+            apply::notify(&mut tx, &StockChanged::all()).await?;
+        }
         tx.commit().await?;
         if requested.is_empty() {
             Ok(generation)

@@ -227,6 +227,12 @@ pub async fn request_snapshot(
     .bind(items_stale(role))
     .fetch_one(db)
     .await?;
+    // Its items count as stale until the leader switches the snapshot in: tell the shop now.
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(contracts::stock::STOCK_CHANGED_CHANNEL)
+        .bind(contracts::StockChanged::all().to_json())
+        .execute(db)
+        .await?;
     Ok(since)
 }
 
