@@ -443,118 +443,116 @@ impl Mapping {
     ) -> anyhow::Result<TableProblems> {
         let mut problems = Vec::new();
         let mut shape = Vec::new();
+        for name in self
+            .columns_of(role)
+            .into_iter()
+            .chain(self.table_of(role))
+            .chain([self.source.schema.as_str()])
         {
-            for name in self
-                .columns_of(role)
-                .into_iter()
-                .chain(self.table_of(role))
-                .chain([self.source.schema.as_str()])
-            {
-                if name.contains('`') || name.is_empty() {
-                    problems.push(format!("{name:?} is not a usable identifier"));
-                }
+            if name.contains('`') || name.is_empty() {
+                problems.push(format!("{name:?} is not a usable identifier"));
             }
-            let table = self.table_of(role).unwrap_or_default();
-            let engine: Option<Option<String>> = conn
-                .exec_first(
-                    "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-                    (&self.source.schema, table),
-                )
-                .await?;
-            match engine {
-                None => {
-                    shape.push(format!(
-                        "table {}.{table} does not exist (or the bridge user cannot SELECT it)",
-                        self.source.schema
-                    ));
-                    return Ok(TableProblems {
-                        shape,
-                        setup: problems,
-                    });
-                }
-                Some(engine) if engine.as_deref() != Some("InnoDB") => problems.push(format!(
-                    "table {}.{table} is {}, not InnoDB: its changes are not transactional",
-                    self.source.schema,
-                    engine.unwrap_or_default()
-                )),
-                Some(_) => {}
+        }
+        let table = self.table_of(role).unwrap_or_default();
+        let engine: Option<Option<String>> = conn
+            .exec_first(
+                "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                (&self.source.schema, table),
+            )
+            .await?;
+        match engine {
+            None => {
+                shape.push(format!(
+                    "table {}.{table} does not exist (or the bridge user cannot SELECT it)",
+                    self.source.schema
+                ));
+                return Ok(TableProblems {
+                    shape,
+                    setup: problems,
+                });
             }
-            let described: Vec<(String, Option<String>, String)> = conn
-                .exec(
-                    "SELECT COLUMN_NAME, CHARACTER_SET_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-                    (&self.source.schema, table),
-                )
-                .await?;
-            let columns: Vec<String> = described.iter().map(|(c, _, _)| c.clone()).collect();
-            if role == Role::Items
-                && let Some(col) = &self.items.updated_at
-                && let Some((_, _, data_type)) = described.iter().find(|(c, _, _)| c == col)
-                && !data_type.eq_ignore_ascii_case("datetime")
+            Some(engine) if engine.as_deref() != Some("InnoDB") => problems.push(format!(
+                "table {}.{table} is {}, not InnoDB: its changes are not transactional",
+                self.source.schema,
+                engine.unwrap_or_default()
+            )),
+            Some(_) => {}
+        }
+        let described: Vec<(String, Option<String>, String)> = conn
+            .exec(
+                "SELECT COLUMN_NAME, CHARACTER_SET_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                (&self.source.schema, table),
+            )
+            .await?;
+        let columns: Vec<String> = described.iter().map(|(c, _, _)| c.clone()).collect();
+        if role == Role::Items
+            && let Some(col) = &self.items.updated_at
+            && let Some((_, _, data_type)) = described.iter().find(|(c, _, _)| c == col)
+            && !data_type.eq_ignore_ascii_case("datetime")
+        {
+            shape.push(format!(
+                "column {}.{table}.{col} (items.updated_at) is a {data_type}, not a DATETIME",
+                self.source.schema
+            ));
+        }
+        for col in self.columns_of(role) {
+            if let Some((_, _, data_type)) = described.iter().find(|(c, _, _)| c == col)
+                && !self
+                    .kind_of(role, col)
+                    .accepts(&data_type.to_ascii_lowercase())
+                && self.kind_of(role, col) != ColumnKind::DateTime
             {
                 shape.push(format!(
-                    "column {}.{table}.{col} (items.updated_at) is a {data_type}, not a DATETIME",
-                    self.source.schema
-                ));
-            }
-            for col in self.columns_of(role) {
-                if let Some((_, _, data_type)) = described.iter().find(|(c, _, _)| c == col)
-                    && !self
-                        .kind_of(role, col)
-                        .accepts(&data_type.to_ascii_lowercase())
-                    && self.kind_of(role, col) != ColumnKind::DateTime
-                {
-                    shape.push(format!(
-                        "column {}.{table}.{col} is a {data_type}, which does not convert to {}",
-                        self.source.schema,
-                        self.kind_of(role, col).describe()
-                    ));
-                }
-                if let Some((_, Some(charset), _)) = described.iter().find(|(c, _, _)| c == col)
-                    && !KNOWN_CHARSETS.contains(&charset.as_str())
-                {
-                    problems.push(format!(
-                        "column {}.{table}.{col} is in character set {charset}; the bridge reads utf8mb4, utf8mb3, ascii and latin1 (convert the column, or leave it out of the mapping)",
-                        self.source.schema
-                    ));
-                }
-            }
-            let image = if role == Role::Items {
-                self.items.image.as_deref()
-            } else {
-                None
-            };
-            for col in self.columns_of(role).into_iter().chain(image) {
-                if !columns.iter().any(|c| c == col) {
-                    shape.push(format!(
-                        "column {}.{table}.{col} does not exist",
-                        self.source.schema
-                    ));
-                }
-            }
-            let pk: Vec<String> = conn
-                .exec(
-                    "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
-                     WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION",
-                    (&self.source.schema, table),
-                )
-                .await?;
-            let key = self
-                .columns_of(role)
-                .first()
-                .map(|k| (*k).to_owned())
-                .unwrap_or_default();
-            if pk.is_empty() {
-                problems.push(format!(
-                    "table {}.{table} has no primary key",
-                    self.source.schema
-                ));
-            } else if pk != [key.clone()] {
-                problems.push(format!(
-                    "table {}.{table}: mapped key `{key}` is not its primary key ({})",
+                    "column {}.{table}.{col} is a {data_type}, which does not convert to {}",
                     self.source.schema,
-                    pk.join(", ")
+                    self.kind_of(role, col).describe()
                 ));
             }
+            if let Some((_, Some(charset), _)) = described.iter().find(|(c, _, _)| c == col)
+                && !KNOWN_CHARSETS.contains(&charset.as_str())
+            {
+                problems.push(format!(
+                    "column {}.{table}.{col} is in character set {charset}; the bridge reads utf8mb4, utf8mb3, ascii and latin1 (convert the column, or leave it out of the mapping)",
+                    self.source.schema
+                ));
+            }
+        }
+        let image = if role == Role::Items {
+            self.items.image.as_deref()
+        } else {
+            None
+        };
+        for col in self.columns_of(role).into_iter().chain(image) {
+            if !columns.iter().any(|c| c == col) {
+                shape.push(format!(
+                    "column {}.{table}.{col} does not exist",
+                    self.source.schema
+                ));
+            }
+        }
+        let pk: Vec<String> = conn
+            .exec(
+                "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION",
+                (&self.source.schema, table),
+            )
+            .await?;
+        let key = self
+            .columns_of(role)
+            .first()
+            .map(|k| (*k).to_owned())
+            .unwrap_or_default();
+        if pk.is_empty() {
+            problems.push(format!(
+                "table {}.{table} has no primary key",
+                self.source.schema
+            ));
+        } else if pk != [key.clone()] {
+            problems.push(format!(
+                "table {}.{table}: mapped key `{key}` is not its primary key ({})",
+                self.source.schema,
+                pk.join(", ")
+            ));
         }
         Ok(TableProblems {
             shape,

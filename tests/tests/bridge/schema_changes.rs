@@ -2,7 +2,8 @@
 //! column is harmless; a mapped column dropped, renamed or changed to a type that does not convert
 //! stops that table only — its items are not sellable, the other tables stream on, `bridge status`
 //! and `bridge_stopped_tables` show it, a restart keeps it stopped — and the way back is a fitting
-//! table (or mapping) plus `bridge snapshot --table X`, after which `verify` finds no drift.
+//! table (or mapping) plus `bridge snapshot --table X`, after which `verify` finds no drift. A
+//! stopped categories lookup leaves items sellable (it only names them) and says so.
 //! (A statement-logged change stopping its table is tested in `resume.rs`.)
 
 use crate::resume::{on_hand, streaming_scratch};
@@ -254,5 +255,47 @@ async fn a_quantity_that_no_longer_converts_stops_the_levels_table() {
     snapshot_table_and_verify(&bridge, "stock_levels").await;
     assert_eq!(on_hand(&bridge, 1).await, Some(2));
     assert_eq!(sellable(&bridge, 1).await, Some(true));
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn a_stopped_categories_lookup_leaves_items_sellable_and_says_so() {
+    let (_server, _source, mut bridge, mut root) = streaming_scratch().await;
+
+    root.query_drop("ALTER TABLE categories RENAME COLUMN name TO label")
+        .await
+        .unwrap();
+    root.query_drop("UPDATE categories SET label = 'Toppers' WHERE id = 1")
+        .await
+        .unwrap();
+    wait_for_stop(
+        &mut bridge,
+        "categories",
+        &["categories.name", "dropped or renamed"],
+    )
+    .await;
+    wait_for_gauge(&mut bridge, "categories", 1.0).await;
+    // Categories only name things: the items stay sellable, and status says their names may lag.
+    assert_eq!(sellable(&bridge, 1).await, Some(true));
+    let (code, status) = bridge_command(&bridge, &bridge.source, "status").await;
+    assert_eq!(code, 0, "{status}");
+    assert!(
+        status.contains("categories (categories): stopped at")
+            && status.contains("items stay sellable")
+            && status.contains("bridge snapshot --table categories"),
+        "{status}"
+    );
+
+    root.query_drop("ALTER TABLE categories RENAME COLUMN label TO name")
+        .await
+        .unwrap();
+    snapshot_table_and_verify(&bridge, "categories").await;
+    let category: Option<String> =
+        sqlx::query_scalar("SELECT category FROM stock.stock_available WHERE item_key = '1'")
+            .fetch_one(&bridge.shop)
+            .await
+            .unwrap();
+    assert_eq!(category.as_deref(), Some("Toppers"));
+    wait_for_gauge(&mut bridge, "categories", 0.0).await;
     bridge.stop().await;
 }
