@@ -3,7 +3,8 @@
 //! stops that table only — its items are not sellable, the other tables stream on, `bridge status`
 //! and `bridge_stopped_tables` show it, a restart keeps it stopped — and the way back is a fitting
 //! table (or mapping) plus `bridge snapshot --table X`, after which `verify` finds no drift. A
-//! stopped categories lookup leaves items sellable (it only names them) and says so.
+//! stopped categories lookup leaves items sellable (it only names them) and says so; a column
+//! dropped while the bridge was away stops its table when the bridge starts, not the bridge.
 //! (A statement-logged change stopping its table is tested in `resume.rs`.)
 
 use crate::resume::{on_hand, streaming_scratch};
@@ -297,5 +298,30 @@ async fn a_stopped_categories_lookup_leaves_items_sellable_and_says_so() {
             .unwrap();
     assert_eq!(category.as_deref(), Some("Toppers"));
     wait_for_gauge(&mut bridge, "categories", 0.0).await;
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn a_column_dropped_while_the_bridge_was_away_stops_its_table_at_start() {
+    let (_server, _source, mut bridge, mut root) = streaming_scratch().await;
+
+    bridge.halt().await;
+    root.query_drop("ALTER TABLE items DROP COLUMN vat_included")
+        .await
+        .unwrap();
+    let source = bridge.source.clone();
+    bridge.resume_on(source);
+    // Not exit 15 (that would stop every table, and loop under a supervisor): the items table
+    // alone is stopped, at the checkpoint, and the levels stream on.
+    wait_for_stop(&mut bridge, "items", &["vat_included", "session started"]).await;
+    root.query_drop("UPDATE stock_levels SET quantity = 8 WHERE item_id = 1")
+        .await
+        .unwrap();
+    wait_until("a level change after the start", || async {
+        on_hand(&bridge, 1).await == Some(8)
+    })
+    .await;
+    assert_eq!(sellable(&bridge, 1).await, Some(false));
+    wait_for_gauge(&mut bridge, "items", 1.0).await;
     bridge.stop().await;
 }
