@@ -315,33 +315,173 @@ fn report(label: &str, walls: &[Duration], cpus: &[Duration], sum: &StageTimes, 
     );
 }
 
-/// Sizes of the outputs of the first picture, and the 480 px WebP's average over all of them.
+/// Every output's size (median and max over the pictures) and its quality: SSIM (luma, 11 × 11
+/// Gaussian window) and PSNR (RGB) of the decoded output against a reference thumbnail made from
+/// the full decoded picture in one step with the `image` crate's Lanczos3 (exact, in floating
+/// point), so the figures count the pipeline's resizing and its encoding together. The originals
+/// are the input's own pixels and are left out.
 fn describe_outputs(inputs: &[Vec<u8>]) -> anyhow::Result<()> {
+    /// One output name's figures over every picture.
+    struct Output {
+        name: String,
+        sizes: Vec<usize>,
+        ssims: Vec<f64>,
+        psnrs: Vec<f64>,
+    }
     let limits = Limits::default();
-    let first = pipeline::process(&inputs[0], &limits)?;
-    let names: Vec<String> = first
-        .renditions
-        .iter()
-        .map(|r| format!("{} {:.1} KiB", r.name, r.bytes.len() as f64 / 1024.0))
-        .collect();
-    println!("outputs of picture 0: {}", names.join(", "));
-    let mut webp480 = Vec::new();
+    let mut outputs: Vec<Output> = Vec::new();
     for bytes in inputs {
         let processed = pipeline::process(bytes, &limits)?;
-        let r = processed
-            .renditions
-            .iter()
-            .find(|r| r.name == "480.webp")
-            .context("no 480.webp")?;
-        webp480.push(r.bytes.len());
+        let full = image::load_from_memory(bytes)?.into_rgb8();
+        for r in &processed.renditions {
+            let index = match outputs.iter().position(|o| o.name == r.name) {
+                Some(i) => i,
+                None => {
+                    outputs.push(Output {
+                        name: r.name.clone(),
+                        sizes: Vec::new(),
+                        ssims: Vec::new(),
+                        psnrs: Vec::new(),
+                    });
+                    outputs.len() - 1
+                }
+            };
+            let output = &mut outputs[index];
+            output.sizes.push(r.bytes.len());
+            if r.is_original {
+                continue;
+            }
+            let reference = image::imageops::resize(
+                &full,
+                r.width,
+                r.height,
+                image::imageops::FilterType::Lanczos3,
+            );
+            let decoded = image::load_from_memory(&r.bytes)?.into_rgb8();
+            output.ssims.push(quality::ssim(&decoded, &reference));
+            output.psnrs.push(quality::psnr(&decoded, &reference));
+        }
     }
-    webp480.sort_unstable();
     println!(
-        "480.webp over all pictures: median {:.1} KiB, max {:.1} KiB (target < 40 KB)",
-        webp480[webp480.len() / 2] as f64 / 1024.0,
-        webp480[webp480.len() - 1] as f64 / 1024.0
+        "outputs over the {} pictures (size median / max; quality against a one-step Lanczos3 \
+         reference, mean (min)):",
+        inputs.len()
     );
+    for mut output in outputs {
+        output.sizes.sort_unstable();
+        let quality = if output.ssims.is_empty() {
+            String::new()
+        } else {
+            let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+            let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+            format!(
+                "; SSIM {:.4} ({:.4}), PSNR {:.2} dB ({:.2})",
+                mean(&output.ssims),
+                min(&output.ssims),
+                mean(&output.psnrs),
+                min(&output.psnrs)
+            )
+        };
+        println!(
+            "  {:<13} {:7.1} KiB / {:7.1} KiB{quality}",
+            output.name,
+            kib(output.sizes[output.sizes.len() / 2]),
+            kib(output.sizes[output.sizes.len() - 1]),
+        );
+    }
+    println!("  (target: 480.webp < 40 KB)");
     Ok(())
+}
+
+/// SSIM and PSNR, small and slow: for the benchmark's quality figures only.
+mod quality {
+    use image::RgbImage;
+
+    /// Mean SSIM of the luma (BT.601) of two pictures of the same size, over every 11 × 11 window
+    /// (Gaussian, σ = 1.5) that fits, with the usual constants (K1 = 0.01, K2 = 0.03, L = 255).
+    pub fn ssim(a: &RgbImage, b: &RgbImage) -> f64 {
+        assert_eq!(
+            a.dimensions(),
+            b.dimensions(),
+            "SSIM of pictures of one size"
+        );
+        let (width, height) = (a.width() as usize, a.height() as usize);
+        if width < 11 || height < 11 {
+            return if a == b { 1.0 } else { 0.0 };
+        }
+        let weights: Vec<f64> = (-5i32..=5)
+            .map(|i| (-f64::from(i * i) / (2.0 * 1.5 * 1.5)).exp())
+            .collect();
+        let total: f64 = weights.iter().sum();
+        let kernel: Vec<f64> = weights.iter().map(|w| w / total).collect();
+        let (x, y) = (luma(a), luma(b));
+        let product =
+            |p: &[f64], q: &[f64]| p.iter().zip(q).map(|(u, v)| u * v).collect::<Vec<_>>();
+        let blur = |v: &[f64]| blur(v, width, height, &kernel);
+        let (mx, my) = (blur(&x), blur(&y));
+        let (sxx, syy, sxy) = (
+            blur(&product(&x, &x)),
+            blur(&product(&y, &y)),
+            blur(&product(&x, &y)),
+        );
+        let (c1, c2) = ((0.01f64 * 255.0).powi(2), (0.03f64 * 255.0).powi(2));
+        let sum: f64 = (0..mx.len())
+            .map(|i| {
+                let (ux, uy) = (mx[i], my[i]);
+                let (vx, vy, cxy) = (sxx[i] - ux * ux, syy[i] - uy * uy, sxy[i] - ux * uy);
+                ((2.0 * ux * uy + c1) * (2.0 * cxy + c2))
+                    / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+            })
+            .sum();
+        sum / mx.len() as f64
+    }
+
+    /// PSNR over the R, G and B samples, in dB (capped at 99 for identical pictures).
+    pub fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
+        let squared: f64 = a
+            .as_raw()
+            .iter()
+            .zip(b.as_raw())
+            .map(|(&p, &q)| (f64::from(p) - f64::from(q)).powi(2))
+            .sum();
+        let mse = squared / a.as_raw().len() as f64;
+        if mse == 0.0 {
+            99.0
+        } else {
+            (10.0 * (255.0 * 255.0 / mse).log10()).min(99.0)
+        }
+    }
+
+    fn luma(picture: &RgbImage) -> Vec<f64> {
+        picture
+            .pixels()
+            .map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]))
+            .collect()
+    }
+
+    /// Separable convolution keeping only the positions where the whole kernel fits.
+    fn blur(values: &[f64], width: usize, height: usize, kernel: &[f64]) -> Vec<f64> {
+        let reach = kernel.len() - 1;
+        let (out_width, out_height) = (width - reach, height - reach);
+        let mut rows = vec![0.0; out_width * height];
+        for y in 0..height {
+            let line = &values[y * width..(y + 1) * width];
+            for x in 0..out_width {
+                rows[y * out_width + x] = kernel.iter().zip(&line[x..]).map(|(k, v)| k * v).sum();
+            }
+        }
+        let mut out = vec![0.0; out_width * out_height];
+        for y in 0..out_height {
+            for x in 0..out_width {
+                out[y * out_width + x] = kernel
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| k * rows[(y + i) * out_width + x])
+                    .sum();
+            }
+        }
+        out
+    }
 }
 
 fn which(program: &str) -> Option<std::path::PathBuf> {

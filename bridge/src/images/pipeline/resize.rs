@@ -1,6 +1,9 @@
 //! Thumbnail sizes and resampling. Each thumbnail is made from the next larger one (1200 → 480 →
 //! 160), which costs a fraction of resampling the full picture three times and is not visibly
-//! different with Lanczos3 at these ratios.
+//! different at these ratios. The largest thumbnail is made from the picture with Lanczos3; the
+//! smaller ones from a thumbnail with Catmull-Rom (a cubic: two lobes fewer, half the taps), which
+//! is as sharp to the eye at 2.5 and 3 × and scores within 0.0005 SSIM of Lanczos3 there (see
+//! docs/BENCHMARKS.md, "Images").
 
 use super::{Resampler, TARGET_SIZES};
 use fast_image_resize::images::{Image, ImageRef};
@@ -51,12 +54,17 @@ pub fn resize_all(
     let mut resizer = Resizer::new();
     let mut out: Vec<DynamicImage> = Vec::with_capacity(sizes.len());
     for &(width, height) in sizes.iter().rev() {
+        let filter = if out.is_empty() {
+            FilterType::Lanczos3
+        } else {
+            FilterType::CatmullRom
+        };
         let source = out.last().unwrap_or(pixels);
         let thumbnail = if (width, height) == (source.width(), source.height()) {
             source.clone()
         } else {
             match resampler {
-                Resampler::FastImageResize => fast(&mut resizer, source, width, height),
+                Resampler::FastImageResize => fast(&mut resizer, source, width, height, filter),
                 Resampler::ImageCrate => {
                     source.resize_exact(width, height, image::imageops::FilterType::Lanczos3)
                 }
@@ -68,7 +76,13 @@ pub fn resize_all(
     out
 }
 
-fn fast(resizer: &mut Resizer, source: &DynamicImage, width: u32, height: u32) -> DynamicImage {
+fn fast(
+    resizer: &mut Resizer,
+    source: &DynamicImage,
+    width: u32,
+    height: u32,
+    filter: FilterType,
+) -> DynamicImage {
     let pixel_type = match source {
         DynamicImage::ImageRgba8(_) => PixelType::U8x4,
         _ => PixelType::U8x3,
@@ -81,10 +95,10 @@ fn fast(resizer: &mut Resizer, source: &DynamicImage, width: u32, height: u32) -
     )
     .expect("an RGB8/RGBA8 buffer matches its own size");
     let mut dst = Image::new(width, height, pixel_type);
-    // Lanczos3, with RGBA premultiplied by alpha while resampling (so transparent pixels'
-    // colours never bleed into the edges) and divided back after.
+    // RGBA premultiplied by alpha while resampling (so transparent pixels' colours never bleed
+    // into the edges) and divided back after.
     let options = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .resize_alg(ResizeAlg::Convolution(filter))
         .use_alpha(true);
     resizer
         .resize(&src, &mut dst, &options)
