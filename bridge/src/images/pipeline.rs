@@ -31,9 +31,8 @@ pub const PIPELINE_VERSION: &str = "v2";
 /// side are replaced by one rendition at its own long side (capped at the largest target).
 pub const TARGET_SIZES: [u32; 3] = [160, 480, 1200];
 
-/// WebP quality (libwebp's 0–100 scale) of the thumbnails. 76 with one segment (see
-/// `encode::webp`) scores at least the SSIM and PSNR that 78 with four did, at every size.
-pub const WEBP_QUALITY: f32 = 76.0;
+/// WebP quality (libwebp's 0–100 scale) of the thumbnails.
+pub const WEBP_QUALITY: f32 = 78.0;
 
 /// JPEG quality (libjpeg's 0–100 scale) of the fallback thumbnails.
 pub const JPEG_QUALITY: u8 = 82;

@@ -19,8 +19,10 @@ pub fn webp(pixels: &DynamicImage, quality: f32) -> Vec<u8> {
     // doubles the cost) for files 5–15 % larger; see docs/BENCHMARKS.md, "Images".
     config.method = 2;
     // One segment instead of the default four: libwebp then skips its analysis pass (at method 2
-    // it only feeds the segmentation), a third of the encoding time. The single quantiser costs a
-    // little size at equal quality; `WEBP_QUALITY` was lowered to match (docs/IMAGES.md).
+    // it only feeds the segmentation), a third of the encoding time. The single quantiser costs
+    // size at equal quality: 19 % on the flat demo drawings (whose SSIM goes up), 31 % on grainy
+    // photo-like pictures (SSIM 0.003 lower); a lower quality to win the size back made the grainy
+    // ones visibly smoother (docs/IMAGES.md, docs/BENCHMARKS.md "Images").
     config.segments = 1;
     config.alpha_compression = 1;
     // Alpha quantised to 176 levels instead of kept losslessly: the same file sizes and no visible
