@@ -6,9 +6,10 @@
 //! One job's path: superseded (the item's picture changed again, or is gone) → done at once; the
 //! same picture already made for this pipeline version → its objects are shared; otherwise, holding
 //! a per-picture lock so two workers never make the same picture, fetch → process → upload →
-//! record, in one transaction with the job's end. A picture that cannot be shown fails for good
-//! (never retried); a source or S3 failure retries with capped exponential backoff and jitter, and
-//! after `max_attempts` the job goes to the dead letter.
+//! record with the job's end. The lock is a session's, not a transaction's: no transaction stays
+//! open while a picture is fetched, made or uploaded (each write is a short one). A picture that
+//! cannot be shown fails for good (never retried); a source or S3 failure retries with capped
+//! exponential backoff and jitter, and after `max_attempts` the job goes to the dead letter.
 
 use super::pipeline::{self, Limits, Processed};
 use super::source::{Fetched, Pictures};
@@ -16,7 +17,8 @@ use super::store::Store;
 use crate::config::Images;
 use anyhow::Context;
 use contracts::{ItemKey, StockChanged};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -119,43 +121,56 @@ impl Workers {
 
     async fn attempt(&self, job: &Job) -> anyhow::Result<Outcome> {
         let sha = hex_to_bytes(&job.source_sha256).context("job hash")?;
-        let mut tx = self.db.begin().await.context("begin")?;
-        if !is_current(&mut tx, job, &sha).await? {
+        let mut conn = self.db.acquire().await.context("connect")?;
+        if !is_current(&mut conn, job, &sha).await? {
+            let mut tx = conn.begin().await.context("begin")?;
             finish(&mut tx, job, "done", None).await?;
             tx.commit().await?;
             metrics::counter!("bridge_image_jobs_superseded_total").increment(1);
             return Ok(Outcome::Superseded);
         }
         // Only one worker makes a given picture; the others wait for it and share the result.
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, hashtext($2))")
-            .bind(PICTURE_LOCK_CLASS)
-            .bind(&job.source_sha256)
-            .fetch_one(&mut *tx)
-            .await?;
-        if !locked {
+        let Some(mut lock) = PictureLock::try_take(conn, &job.source_sha256).await? else {
             return Ok(Outcome::Busy);
-        }
-        if let Some(made) = made_before(&mut tx, &sha).await? {
-            let outcome = self.record(&mut tx, job, &sha, made).await?;
+        };
+        let outcome = self.make(lock.conn(), job, &sha).await;
+        lock.release().await;
+        outcome
+    }
+
+    /// Makes the job's picture (or shares the one made before) and records it, holding the
+    /// picture's lock. Each write is a short transaction of its own: none stays open while the
+    /// picture is fetched, made or uploaded.
+    async fn make(
+        &self,
+        conn: &mut PgConnection,
+        job: &Job,
+        sha: &[u8],
+    ) -> anyhow::Result<Outcome> {
+        let mut tx = conn.begin().await.context("begin")?;
+        if let Some(made) = made_before(&mut tx, sha).await? {
+            let outcome = self.record(&mut tx, job, sha, made).await?;
             tx.commit().await?;
             return Ok(outcome);
         }
-        let bytes = match self
+        tx.commit().await?;
+        let fetched = self
             .pictures
             .fetch(&job.item_key, self.settings.max_bytes)
-            .await?
-        {
+            .await?;
+        let bytes = match fetched {
             Fetched::Gone => {
                 // The item or its picture is gone from the source (deleted since): nothing to show
                 // and nothing pending. The hash is forgotten, so a later insert of the same key
                 // with the same picture is queued again.
+                let mut tx = conn.begin().await.context("begin")?;
                 sqlx::query(
                     "UPDATE stock.images SET status = 'none', source_sha256 = NULL, keys = '{}'::jsonb,
                             error = NULL, updated_at = now()
                      WHERE item_key = $1 AND source_sha256 = $2",
                 )
                 .bind(&job.item_key)
-                .bind(&sha)
+                .bind(sha)
                 .execute(&mut *tx)
                 .await
                 .context("forgetting a picture that is gone")?;
@@ -168,8 +183,9 @@ impl Workers {
                     bytes,
                     limit: self.settings.max_bytes,
                 };
-                let made = self.remember_failure(&mut tx, &sha, &error).await?;
-                let outcome = self.record(&mut tx, job, &sha, made).await?;
+                let mut tx = conn.begin().await.context("begin")?;
+                let made = self.remember_failure(&mut tx, sha, &error).await?;
+                let outcome = self.record(&mut tx, job, sha, made).await?;
                 tx.commit().await?;
                 return Ok(outcome);
             }
@@ -185,29 +201,30 @@ impl Workers {
         })
         .await
         .context("picture processing panicked")?;
-        let made = match processed {
-            Ok(processed) if processed.sha256.as_slice() != sha.as_slice() => {
+        let uploaded = match processed {
+            Ok(processed) if processed.sha256.as_slice() != sha => {
                 // The source row changed after the binlog event this job came from: the newer
                 // change brings its own job.
+                let mut tx = conn.begin().await.context("begin")?;
                 finish(&mut tx, job, "done", None).await?;
                 tx.commit().await?;
                 return Ok(Outcome::Superseded);
             }
-            Ok(processed) => self.upload(&mut tx, &sha, processed).await?,
-            Err(error) => self.remember_failure(&mut tx, &sha, &error).await?,
+            Ok(processed) => Ok(self.upload(sha, processed).await?),
+            Err(error) => Err(error),
         };
-        let outcome = self.record(&mut tx, job, &sha, made).await?;
+        let mut tx = conn.begin().await.context("begin")?;
+        let made = match uploaded {
+            Ok((made, bytes)) => remember_made(&mut tx, sha, made, bytes).await?,
+            Err(error) => self.remember_failure(&mut tx, sha, &error).await?,
+        };
+        let outcome = self.record(&mut tx, job, sha, made).await?;
         tx.commit().await?;
         Ok(outcome)
     }
 
-    /// Uploads every rendition, then records the picture as made.
-    async fn upload(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        sha: &[u8],
-        processed: Processed,
-    ) -> anyhow::Result<Made> {
+    /// Uploads every rendition; returns what was made and its size in bytes.
+    async fn upload(&self, sha: &[u8], processed: Processed) -> anyhow::Result<(Made, i64)> {
         let base = format!(
             "{}/{}/{}",
             self.settings.prefix.trim_end_matches('/'),
@@ -229,25 +246,7 @@ impl Workers {
             width: i32::try_from(processed.width).unwrap_or(i32::MAX),
             height: i32::try_from(processed.height).unwrap_or(i32::MAX),
         };
-        sqlx::query(
-            "INSERT INTO stock.image_objects (source_sha256, pipeline_version, status, keys, width, height, bytes)
-             VALUES ($1, $2, 'ready', $3, $4, $5, $6)
-             ON CONFLICT (source_sha256, pipeline_version) DO UPDATE SET status = 'ready', error = NULL,
-                 keys = EXCLUDED.keys, width = EXCLUDED.width, height = EXCLUDED.height, bytes = EXCLUDED.bytes",
-        )
-        .bind(sha)
-        .bind(pipeline::PIPELINE_VERSION)
-        .bind(made.keys())
-        .bind(made.width())
-        .bind(made.height())
-        .bind(total)
-        .execute(&mut **tx)
-        .await
-        .context("recording the uploaded picture")?;
-        metrics::counter!("bridge_images_made_total").increment(1);
-        metrics::counter!("bridge_image_bytes_uploaded_total")
-            .increment(u64::try_from(total).unwrap_or_default());
-        Ok(made)
+        Ok((made, total))
     }
 
     /// A picture that cannot be shown is remembered by hash, so the same bad picture on another
@@ -425,15 +424,11 @@ pub async fn claim(db: &PgPool, lease_secs: f64) -> anyhow::Result<Option<Job>> 
 }
 
 /// Is the job's picture still the item's current one?
-async fn is_current(
-    tx: &mut Transaction<'_, Postgres>,
-    job: &Job,
-    sha: &[u8],
-) -> anyhow::Result<bool> {
+async fn is_current(conn: &mut PgConnection, job: &Job, sha: &[u8]) -> anyhow::Result<bool> {
     let current: Option<Option<Vec<u8>>> =
         sqlx::query_scalar("SELECT source_sha256 FROM stock.images WHERE item_key = $1")
             .bind(&job.item_key)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *conn)
             .await
             .context("reading the item's picture")?;
     Ok(current.flatten().as_deref() == Some(sha))
@@ -469,6 +464,87 @@ async fn made_before(
         },
         _ => Made::Failed(r.error.unwrap_or_else(|| "cannot be shown".to_owned())),
     }))
+}
+
+/// Records an uploaded picture as made, for every item that has it.
+async fn remember_made(
+    tx: &mut Transaction<'_, Postgres>,
+    sha: &[u8],
+    made: Made,
+    bytes: i64,
+) -> anyhow::Result<Made> {
+    sqlx::query(
+        "INSERT INTO stock.image_objects (source_sha256, pipeline_version, status, keys, width, height, bytes)
+         VALUES ($1, $2, 'ready', $3, $4, $5, $6)
+         ON CONFLICT (source_sha256, pipeline_version) DO UPDATE SET status = 'ready', error = NULL,
+             keys = EXCLUDED.keys, width = EXCLUDED.width, height = EXCLUDED.height, bytes = EXCLUDED.bytes",
+    )
+    .bind(sha)
+    .bind(pipeline::PIPELINE_VERSION)
+    .bind(made.keys())
+    .bind(made.width())
+    .bind(made.height())
+    .bind(bytes)
+    .execute(&mut **tx)
+    .await
+    .context("recording the uploaded picture")?;
+    metrics::counter!("bridge_images_made_total").increment(1);
+    metrics::counter!("bridge_image_bytes_uploaded_total")
+        .increment(u64::try_from(bytes).unwrap_or_default());
+    Ok(made)
+}
+
+/// A session-level advisory lock on one picture ("a worker is making it"), held on a connection
+/// of its own. Dropped without [`PictureLock::release`] (an error, a cancelled future), the
+/// connection is closed instead of going back to the pool, so the lock ends with the session.
+struct PictureLock {
+    conn: Option<PoolConnection<Postgres>>,
+    sha256_hex: String,
+}
+
+impl PictureLock {
+    async fn try_take(
+        mut conn: PoolConnection<Postgres>,
+        sha256_hex: &str,
+    ) -> anyhow::Result<Option<Self>> {
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+            .bind(PICTURE_LOCK_CLASS)
+            .bind(sha256_hex)
+            .fetch_one(&mut *conn)
+            .await
+            .context("taking the picture's lock")?;
+        Ok(locked.then(|| Self {
+            conn: Some(conn),
+            sha256_hex: sha256_hex.to_owned(),
+        }))
+    }
+
+    fn conn(&mut self) -> &mut PgConnection {
+        self.conn.as_mut().expect("the lock holds its connection")
+    }
+
+    async fn release(mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        let unlocked: Result<bool, _> =
+            sqlx::query_scalar("SELECT pg_advisory_unlock($1, hashtext($2))")
+                .bind(PICTURE_LOCK_CLASS)
+                .bind(&self.sha256_hex)
+                .fetch_one(&mut *conn)
+                .await;
+        if !matches!(unlocked, Ok(true)) {
+            drop(conn.detach());
+        }
+    }
+}
+
+impl Drop for PictureLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            drop(conn.detach());
+        }
+    }
 }
 
 async fn finish(

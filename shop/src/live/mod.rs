@@ -4,6 +4,7 @@
 
 pub mod caps;
 pub mod listener;
+pub mod stream;
 
 use caps::StreamCaps;
 use contracts::ItemKey;

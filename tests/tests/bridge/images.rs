@@ -201,7 +201,13 @@ async fn a_picture_becomes_thumbnails_once_shared_by_hash_and_collected_when_unu
     );
     let store = rig.store().await;
     for (name, key) in &keys {
-        assert_eq!(key, &format!("items/{sha}/v1/{name}"));
+        assert_eq!(
+            key,
+            &format!(
+                "items/{sha}/{}/{name}",
+                bridge::images::pipeline::PIPELINE_VERSION
+            )
+        );
         let object = store.get(key).await.unwrap();
         let expected_type = if name.ends_with(".webp") {
             "image/webp"
