@@ -2,12 +2,14 @@
 //! own exit code. Run against scratch MariaDB servers, never the shared one.
 
 use tests::scratch_mariadb::ScratchMariaDb;
-use tests::stack::{bin, env};
+use tests::stack::{ShopDatabase, bin};
 
 const DEMO_MAPPING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../bridge/mappings/demo.toml");
 
-/// Runs `bridge run` against `source_url` until it exits; returns (exit code, stderr).
+/// Runs `bridge run` against `source_url`, into a fresh shop database of its own (never the stack's,
+/// whose replica another bridge has loaded), until it exits; returns (exit code, stderr).
 async fn run_bridge(source_url: &str) -> (i32, String) {
+    let db = ShopDatabase::create().await.unwrap();
     let out = tokio::process::Command::new(bin("bridge"))
         .arg("run")
         .env("FUNNYHAT_ADMIN__LISTEN", "127.0.0.1:0")
@@ -15,7 +17,7 @@ async fn run_bridge(source_url: &str) -> (i32, String) {
         .env("FUNNYHAT_SOURCE__FLAVOUR", "mariadb")
         .env("FUNNYHAT_SOURCE__SERVER_ID", "77")
         .env("FUNNYHAT_SOURCE__MAPPING", DEMO_MAPPING)
-        .env("FUNNYHAT_TARGET__URL", env("BRIDGE_DATABASE_URL"))
+        .env("FUNNYHAT_TARGET__URL", db.url("bridge"))
         .env("FUNNYHAT_LOG__FORMAT", "json")
         .kill_on_drop(true)
         .output();
