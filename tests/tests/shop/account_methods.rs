@@ -5,11 +5,12 @@
 //! login, and changing a password (the current one needed, rate-limited as the login form is, every
 //! other session of the account logged out). Every new form needs the CSRF token.
 //!
-//! The tests that log in with the fake providers hold [`CONTROL`]: their state is global.
+//! The tests that log in with the fake providers take them first (`oauth::take_providers`): their
+//! state is global.
 
 use crate::oauth::{
-    CONTROL, PASSWORD, With, control, one_text, provider_login, signed_in_sessions, start_shop,
-    through_provider,
+    PASSWORD, With, control, one_text, provider_login, signed_in_sessions, start_shop,
+    take_providers, through_provider,
 };
 use crate::support::{Customer, Page, ShopUnderTest};
 
@@ -58,8 +59,7 @@ fn signed_in_as(page: &Page) -> Option<&str> {
 
 #[tokio::test]
 async fn linking_google_while_logged_in_adds_a_way_to_log_in_to_the_same_account() {
-    let _control = CONTROL.lock().await;
-    control("/reset", serde_json::json!({})).await;
+    let _control = take_providers().await;
     // Google's address is not the account's: the customer is logged in, so no email matching.
     control(
         "/google/users",
@@ -281,8 +281,7 @@ async fn linking_google_while_logged_in_adds_a_way_to_log_in_to_the_same_account
 
 #[tokio::test]
 async fn the_last_way_to_log_in_cannot_be_unlinked() {
-    let _control = CONTROL.lock().await;
-    control("/reset", serde_json::json!({})).await;
+    let _control = take_providers().await;
     let shop = start_shop(&[], With::Both).await;
     // Google's default user makes an account with no password.
     let mut alice = Customer::new(&shop);
@@ -371,8 +370,7 @@ async fn the_last_way_to_log_in_cannot_be_unlinked() {
 
 #[tokio::test]
 async fn an_account_made_by_google_sets_a_password_and_logs_in_with_it() {
-    let _control = CONTROL.lock().await;
-    control("/reset", serde_json::json!({})).await;
+    let _control = take_providers().await;
     let shop = start_shop(&[], With::Both).await;
     let mut alice = Customer::new(&shop);
     provider_login(&mut alice, "google", "/").await;
@@ -589,8 +587,7 @@ async fn changing_a_password_needs_the_current_one_and_logs_out_other_sessions()
 
 #[tokio::test]
 async fn the_profile_forms_need_the_csrf_token() {
-    let _control = CONTROL.lock().await;
-    control("/reset", serde_json::json!({})).await;
+    let _control = take_providers().await;
     let shop = start_shop(&[], With::Both).await;
     let mut gina = Customer::new(&shop);
     gina.register("gina", "gina@shop.test", PASSWORD)

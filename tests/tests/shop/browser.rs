@@ -201,8 +201,7 @@ async fn add_two_hats_then_register_and_the_basket_is_kept() {
 
     // Logged out, Zoe comes back with "Continue with Google". Her Google account has the same
     // email, so she proves her password once and the two are linked.
-    let control = crate::oauth::CONTROL.lock().await;
-    crate::oauth::control("/reset", serde_json::json!({})).await;
+    let control = crate::oauth::take_providers().await;
     crate::oauth::control(
         "/google/users",
         serde_json::json!({"sub": "google-zoe", "email": "zoe@example.test",
@@ -336,21 +335,7 @@ async fn screenshots_of_the_demo_shop() {
     let db = sqlx::PgPool::connect(&tests::stack::env("SHOP_DATABASE_URL"))
         .await
         .unwrap();
-    eventually(
-        "the demo's pictures made",
-        std::time::Duration::from_secs(300),
-        || async {
-            let pending: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM stock.images i JOIN stock.items it USING (item_key)
-                 WHERE i.status = 'pending' AND NOT it.deleted",
-            )
-            .fetch_one(&db)
-            .await?;
-            Ok(pending == 0)
-        },
-    )
-    .await
-    .unwrap();
+    crate::support::demo_pictures_made(&db).await;
     // Two hats in stock to put in the basket: other tests' stock-staff simulator moves the demo's
     // quantities, so they are chosen now (demo hats 4 and 2 when they can be sold).
     let in_stock: Vec<String> = sqlx::query_scalar(

@@ -113,21 +113,7 @@ async fn every_picture_on_the_stack_shop_loads_in_chromium() {
     let db = sqlx::PgPool::connect(&env("SHOP_DATABASE_URL"))
         .await
         .unwrap();
-    eventually(
-        "the demo's pictures made",
-        Duration::from_secs(300),
-        || async {
-            let pending: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM stock.images i JOIN stock.items it USING (item_key)
-                 WHERE i.status = 'pending' AND NOT it.deleted",
-            )
-            .fetch_one(&db)
-            .await?;
-            Ok(pending == 0)
-        },
-    )
-    .await
-    .unwrap();
+    crate::support::demo_pictures_made(&db).await;
     // The hats the home list shows with a picture (other tests add hats, some without one).
     let shown: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM stock.stock_available a JOIN stock.images i USING (item_key)

@@ -13,13 +13,20 @@ use std::time::Duration;
 use tests::stack::env;
 
 /// Held by every test that uses the fake providers.
-pub static CONTROL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+static CONTROL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 pub const GOOGLE_CLIENT_ID: &str = "funnyhat-shop-test";
 const GOOGLE_SECRET: &str = "google-secret-for-tests";
 const FACEBOOK_CLIENT_ID: &str = "100200300400";
 const FACEBOOK_SECRET: &str = "facebook-secret-for-tests";
 pub const PASSWORD: &str = "a-very-funny-hat-42";
+
+/// Takes the fake providers for one test: holds [`CONTROL`] (keep the guard alive) and resets them.
+pub async fn take_providers() -> tokio::sync::MutexGuard<'static, ()> {
+    let guard = CONTROL.lock().await;
+    control("/reset", serde_json::json!({})).await;
+    guard
+}
 
 /// POSTs JSON to the providers' control endpoint.
 pub async fn control(path: &str, body: serde_json::Value) {
@@ -223,8 +230,7 @@ async fn refused_page(customer: &mut Customer, login: &Login, expect: &str) -> P
 
 #[tokio::test]
 async fn a_google_login_makes_an_account_returns_to_it_and_keeps_the_basket() {
-    let _control = CONTROL.lock().await;
-    control("/reset", serde_json::json!({})).await;
+    let _control = take_providers().await;
     let shop = start_shop(
         &[Hat::new("1", "Top Hat", 5), Hat::new("2", "Bowler", 5)],
         With::Both,
@@ -391,8 +397,7 @@ async fn a_google_login_makes_an_account_returns_to_it_and_keeps_the_basket() {
 
 #[tokio::test]
 async fn facebook_logins_with_and_without_an_email_address() {
-    let _control = CONTROL.lock().await;
-    control("/reset", serde_json::json!({})).await;
+    let _control = take_providers().await;
     let shop = start_shop(&[Hat::new("1", "Top Hat", 5)], With::Both).await;
 
     // The default Facebook user gives an email address: an account straight away.
@@ -513,8 +518,7 @@ async fn facebook_logins_with_and_without_an_email_address() {
 
 #[tokio::test]
 async fn an_account_with_the_same_email_is_linked_only_after_its_password() {
-    let _control = CONTROL.lock().await;
-    control("/reset", serde_json::json!({})).await;
+    let _control = take_providers().await;
     let shop = start_shop(&[Hat::new("1", "Top Hat", 5)], With::Both).await;
     let mut alice = Customer::new(&shop);
     let made = alice
@@ -655,8 +659,7 @@ async fn an_account_with_the_same_email_is_linked_only_after_its_password() {
 /// without any secret in it.
 #[tokio::test]
 async fn denied_refused_and_forged_provider_logins_log_nobody_in() {
-    let _control = CONTROL.lock().await;
-    control("/reset", serde_json::json!({})).await;
+    let _control = take_providers().await;
     let mut shop = start_shop(&[], With::Both).await;
     let mut customer = Customer::new(&shop);
 
@@ -801,8 +804,7 @@ async fn denied_refused_and_forged_provider_logins_log_nobody_in() {
 /// settings is not offered at all.
 #[tokio::test]
 async fn a_state_works_once_and_only_in_its_own_session() {
-    let _control = CONTROL.lock().await;
-    control("/reset", serde_json::json!({})).await;
+    let _control = take_providers().await;
     let shop = start_shop(&[], With::GoogleOnly).await;
     let page = shop.get("/login").await.unwrap();
     assert!(page.body.contains("id=\"continue-with-google\""));
@@ -885,8 +887,7 @@ async fn a_state_works_once_and_only_in_its_own_session() {
 /// (Facebook's token URL). Both end on the login page with nobody logged in.
 #[tokio::test]
 async fn an_unreachable_provider_is_a_failed_login() {
-    let _control = CONTROL.lock().await;
-    control("/reset", serde_json::json!({})).await;
+    let _control = take_providers().await;
     let mut shop = start_shop(&[], With::Unreachable).await;
     let mut customer = Customer::new(&shop);
     let form = customer.get("/login").await.unwrap();

@@ -428,6 +428,26 @@ where
     }
 }
 
+/// Waits (up to 5 minutes: the stack's bridge makes the demo's pictures, one of them 17.6 MiB, on
+/// the shared cores) until no live hat's picture is pending in the stack's shop database.
+pub async fn demo_pictures_made(db: &sqlx::PgPool) {
+    eventually(
+        "the demo's pictures made",
+        Duration::from_secs(300),
+        || async {
+            let pending: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM stock.images i JOIN stock.items it USING (item_key)
+                 WHERE i.status = 'pending' AND NOT it.deleted",
+            )
+            .fetch_one(db)
+            .await?;
+            Ok(pending == 0)
+        },
+    )
+    .await
+    .unwrap();
+}
+
 /// A customer's browser over plain HTTP: keeps the session cookie it is given (by hand, so tests
 /// can read and tamper with it), follows no redirects by itself, and sends the `Origin` a browser
 /// sends with a form.
