@@ -155,6 +155,17 @@ running_pid() {
   printf '%s' "$pid"
 }
 
+# pid_alive SERVICE: the pid file's process still exists. Right after `start_bg` its command line
+# may still be the forking shell's (not yet the service's, so not `running_pid`): on a loaded
+# machine that window is long enough to be seen.
+pid_alive() {
+  local file pid
+  file="$(pid_file "$1")"
+  [[ -s "$file" ]] || return 1
+  pid="$(<"$file")"
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+}
+
 # clear_stale SERVICE: removes a pid file whose process is gone or is not ours (after a crash, a reboot,
 # or a recycled pid).
 clear_stale() {
@@ -213,7 +224,7 @@ fail_service() {
 wait_ready() {
   local svc="$1" deadline=$((SECONDS + WAIT_TIMEOUT))
   until "svc_${svc}_health" >/dev/null 2>&1; do
-    running_pid "$svc" >/dev/null || fail_service "$svc" "exited before it was ready"
+    running_pid "$svc" >/dev/null || pid_alive "$svc" || fail_service "$svc" "exited before it was ready"
     ((SECONDS < deadline)) || fail_service "$svc" "not ready after ${WAIT_TIMEOUT}s"
     sleep 0.2
   done
