@@ -13,7 +13,13 @@ use std::collections::{BTreeSet, HashMap};
 /// What one transaction's changes touched, for the recomputations and the notification.
 #[derive(Debug, Default)]
 pub struct Touched {
+    /// Items whose shop-visible state may have changed (named in the notification).
     pub items: BTreeSet<String>,
+    /// Items whose quantity must be summed again: a level row of theirs changed, moved or went, or
+    /// the item row is new. An item row rewritten with its levels unchanged keeps its sum.
+    pub recount: BTreeSet<String>,
+    /// SKUs whose duplicate flags must be worked out again: an item took, left or deleted one.
+    /// An item row rewritten with the same SKU and the same deleted flag changes no flag.
     pub skus: BTreeSet<String>,
 }
 
@@ -137,6 +143,7 @@ async fn apply_lookups(
     .fetch_all(&mut *tx)
     .await?;
     touched.items.extend(renamed);
+    touched.recount.extend(moved.iter().cloned());
     touched.items.extend(moved);
     Ok(())
 }
@@ -151,28 +158,46 @@ async fn apply_items(
         return Ok(());
     }
     let all: Vec<&str> = items.keys().copied().collect();
-    // The SKUs the items had before: a SKU an item leaves may stop being a duplicate.
-    let old_skus: Vec<String> = sqlx::query_scalar(
-        "SELECT sku FROM stock.items WHERE item_key = ANY($1) AND sku IS NOT NULL",
-    )
-    .bind(&all)
-    .fetch_all(&mut *tx)
-    .await?;
-    touched.skus.extend(old_skus);
+    // What the items were before (SKU, deleted): a SKU an item takes, leaves, or stops or starts
+    // counting for may change duplicate flags; an item row seen for the first time needs its sum.
+    let before: HashMap<String, (Option<String>, bool)> =
+        sqlx::query_as::<_, (String, Option<String>, bool)>(
+            "SELECT item_key, sku, deleted FROM stock.items WHERE item_key = ANY($1)",
+        )
+        .bind(&all)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|(key, sku, deleted)| (key, (sku, deleted)))
+        .collect();
     let mut up = ItemColumns::default();
     let (mut gone, mut gone_at) = (vec![], vec![]);
     for (key, (at, row)) in items {
+        let was = before.get(*key);
         match row {
             Some(row) => {
                 if row.quarantine.is_some() {
                     metrics::counter!("bridge_rows_quarantined_total", "table" => target.items_table.to_owned()).increment(1);
                 }
                 up.push(key, at, row);
-                touched.skus.extend(row.sku.clone());
+                match was {
+                    None => {
+                        touched.recount.insert((*key).to_owned());
+                        touched.skus.extend(row.sku.clone());
+                    }
+                    Some((sku, deleted)) if *sku != row.sku || *deleted != row.deleted => {
+                        touched.skus.extend(sku.clone());
+                        touched.skus.extend(row.sku.clone());
+                    }
+                    Some(_) => {}
+                }
             }
             None => {
                 gone.push(*key);
                 gone_at.push(*at);
+                if let Some((sku, false)) = was {
+                    touched.skus.extend(sku.clone());
+                }
             }
         }
     }
@@ -325,6 +350,7 @@ async fn apply_levels(
     .bind(&all)
     .fetch_all(&mut *tx)
     .await?;
+    touched.recount.extend(old_items.iter().cloned());
     touched.items.extend(old_items);
     let (mut keys, mut item_keys, mut locations, mut quantities, mut ats) =
         (vec![], vec![], vec![], vec![], vec![]);
@@ -337,6 +363,7 @@ async fn apply_levels(
                 locations.push(row.location_key.as_deref());
                 quantities.push(row.quantity);
                 ats.push(*at);
+                touched.recount.insert(row.item_key.as_str().to_owned());
                 touched.items.insert(row.item_key.as_str().to_owned());
             }
             None => gone.push(*key),
@@ -375,17 +402,22 @@ async fn apply_levels(
 /// Recomputes `on_hand` (clamped sum of sellable levels, raw sum kept) and duplicate-SKU flags for
 /// what the changes touched.
 pub async fn recompute(tx: &mut PgConnection, touched: &Touched) -> anyhow::Result<()> {
-    let items: Vec<&str> = touched.items.iter().map(String::as_str).collect();
-    sqlx::query(
+    let items: Vec<&str> = touched.recount.iter().map(String::as_str).collect();
+    if !items.is_empty() {
+        sqlx::query(
         "UPDATE stock.items i SET on_hand_raw = s.raw, on_hand = GREATEST(0, LEAST(s.raw, 2147483647))::integer, updated_at = now()
          FROM (SELECT k AS item_key, COALESCE(SUM(l.quantity) FILTER (WHERE l.sellable), 0)::bigint AS raw
                FROM unnest($1::text[]) AS k LEFT JOIN stock.levels l ON l.item_key = k GROUP BY k) s
          WHERE i.item_key = s.item_key AND i.on_hand_raw IS DISTINCT FROM s.raw",
-    )
-    .bind(&items)
-    .execute(&mut *tx)
-    .await?;
+        )
+        .bind(&items)
+        .execute(&mut *tx)
+        .await?;
+    }
     let skus: Vec<&str> = touched.skus.iter().map(String::as_str).collect();
+    if skus.is_empty() {
+        return Ok(());
+    }
     recompute_duplicates(tx, Some(&skus)).await
 }
 
