@@ -123,11 +123,14 @@ impl ScratchMariaDb {
         self.dir.path().join("data")
     }
 
+    /// The server's socket, where root logs in.
+    pub fn socket(&self) -> std::path::PathBuf {
+        self.dir.path().join("mysqld.sock")
+    }
+
     pub async fn root(&self) -> anyhow::Result<mysql_async::Conn> {
         let opts = mysql_async::OptsBuilder::default()
-            .socket(Some(
-                self.dir.path().join("mysqld.sock").display().to_string(),
-            ))
+            .socket(Some(self.socket().display().to_string()))
             .user(Some("root"))
             .prefer_socket(true);
         Ok(mysql_async::Conn::new(opts).await?)
