@@ -146,12 +146,19 @@ pid_is_ours() {
 
 # running_pid SERVICE: prints the pid of our live process for SERVICE, or fails.
 running_pid() {
+  local pid
+  pid="$(recorded_pid "$1")" || return 1
+  pid_is_ours "$1" "$pid" || return 1
+  printf '%s' "$pid"
+}
+
+# recorded_pid SERVICE: prints the number in SERVICE's pid file, or fails.
+recorded_pid() {
   local file pid
   file="$(pid_file "$1")"
   [[ -s "$file" ]] || return 1
   pid="$(<"$file")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  pid_is_ours "$1" "$pid" || return 1
   printf '%s' "$pid"
 }
 
@@ -159,11 +166,8 @@ running_pid() {
 # may still be the forking shell's (not yet the service's, so not `running_pid`): on a loaded
 # machine that window is long enough to be seen.
 pid_alive() {
-  local file pid
-  file="$(pid_file "$1")"
-  [[ -s "$file" ]] || return 1
-  pid="$(<"$file")"
-  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+  local pid
+  pid="$(recorded_pid "$1")" && kill -0 "$pid" 2>/dev/null
 }
 
 # clear_stale SERVICE: removes a pid file whose process is gone or is not ours (after a crash, a reboot,
