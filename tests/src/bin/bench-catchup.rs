@@ -150,9 +150,10 @@ async fn once(
         .wait_for_log("snapshot switched in", Duration::from_secs(120))
         .await?;
     first.terminate(Duration::from_secs(10)).await?;
-    let replica = match with_replica {
-        true => Some(seed_replica().await?),
-        false => None,
+    let replica = if with_replica {
+        Some(seed_replica().await?)
+    } else {
+        None
     };
 
     let summary = tests::legacy::simulate::run(
@@ -296,21 +297,15 @@ async fn seed_replica() -> anyhow::Result<ScratchMariaDb> {
         String::from_utf8_lossy(&loaded.stderr)
     );
     // The stack's bridge user has REPLICATION SLAVE; the server takes it over TLS only.
-    let url = env("LEGACY_MYSQL_URL");
-    let (user, rest) = url
-        .trim_start_matches("mysql://")
-        .split_once(':')
-        .context("user in LEGACY_MYSQL_URL")?;
-    let (password, rest) = rest.split_once('@').context("password")?;
-    let port: u16 = rest
-        .split_once(':')
-        .and_then(|(_, p)| p.split('/').next())
-        .and_then(|p| p.parse().ok())
-        .context("port")?;
+    let source = mysql_async::Opts::from_url(&env("LEGACY_MYSQL_URL"))?;
     let mut root = server.root().await?;
     root.query_drop(format!(
-        "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={port}, MASTER_USER='{user}', \
-         MASTER_PASSWORD='{password}', MASTER_SSL=1, MASTER_SSL_CA='{}', MASTER_USE_GTID=slave_pos",
+        "CHANGE MASTER TO MASTER_HOST='{}', MASTER_PORT={}, MASTER_USER='{}', \
+         MASTER_PASSWORD='{}', MASTER_SSL=1, MASTER_SSL_CA='{}', MASTER_USE_GTID=slave_pos",
+        source.ip_or_hostname(),
+        source.tcp_port(),
+        source.user().unwrap_or_default(),
+        source.pass().unwrap_or_default(),
         env("LEGACY_MYSQL_CA")
     ))
     .await?;
@@ -354,7 +349,7 @@ fn cpu_by_program() -> BTreeMap<String, f64> {
             continue;
         };
         let comm = &stat[open + 1..close];
-        // Fields after the name: state is the 3rd field, utime the 14th, stime the 15th.
+        // After the name, index 0 is field 3 (state): utime (field 14) is 11, stime (15) is 12.
         let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
         let ticks = |i: usize| {
             fields
