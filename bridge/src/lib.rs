@@ -366,7 +366,13 @@ async fn run_table_snapshot(settings: &Settings, table: &str) -> anyhow::Result<
         replicating,
         "no finished snapshot yet: `bridge run` takes a full one first"
     );
-    let requested = sink::tables::request_snapshot(&db, table, role).await?;
+    let requested = sink::tables::request_snapshot(
+        &db,
+        table,
+        role,
+        "bridge snapshot --table asked for a fresh snapshot",
+    )
+    .await?;
     println!("{table}: snapshot requested; waiting for the leader to switch it in");
     let deadline = tokio::time::Instant::now() + TABLE_SNAPSHOT_WAIT;
     loop {

@@ -190,10 +190,21 @@ impl Replicator {
         if let Err(e) = &result {
             // The next session finds no finished snapshot and takes a fresh one.
             if binlog_purged(e) {
-                self.mark_for_resnapshot("binlog_purged", &format!("{e:#}"))
-                    .await?;
+                self.mark_for_resnapshot(&format!("{e:#}")).await?;
             } else if let Some(ddl) = e.downcast_ref::<binlog::ResnapshotNeeded>() {
-                self.mark_for_resnapshot("ddl", &ddl.0).await?;
+                // The next session snapshots these tables alone; the others stream on.
+                tracing::warn!(
+                    tables = ?ddl.tables,
+                    reason = %ddl.reason,
+                    "a mapped table was replaced on the source: taking a fresh snapshot of it"
+                );
+                for table in &ddl.tables {
+                    let role = mapping
+                        .role_of_table(table)
+                        .context("a replaced table the mapping names")?;
+                    tables::request_snapshot(&self.db, table, role, &ddl.reason).await?;
+                    metrics::counter!("bridge_resnapshots_total", "reason" => "ddl").increment(1);
+                }
             }
         }
         result
@@ -202,7 +213,7 @@ impl Replicator {
     /// The binlog at the checkpoint is gone: a loud log line and metric, then a fresh snapshot. The
     /// old rows stay readable meanwhile but count as hard-stale (`snapshot_done = false`).
     async fn resnapshot(&self, mapping: &Mapping, why: &str) -> anyhow::Result<(Position, i64)> {
-        self.mark_for_resnapshot("binlog_purged", why).await?;
+        self.mark_for_resnapshot(why).await?;
         self.snapshot(mapping, None).await
     }
 
@@ -238,7 +249,7 @@ impl Replicator {
             match (problems.get(table), state) {
                 (Some(problems), Some(State::Snapshotting)) => {
                     let reason = format!(
-                        "`bridge snapshot --table {table}` refused: the table still does not fit the mapping: {}",
+                        "a snapshot of {table} alone refused: the table still does not fit the mapping: {}",
                         problems.join("; ")
                     );
                     tracing::error!(table, reason = %reason, "table snapshot refused");
@@ -269,19 +280,12 @@ impl Replicator {
         }
     }
 
-    async fn mark_for_resnapshot(&self, kind: &'static str, why: &str) -> anyhow::Result<()> {
-        if kind == "binlog_purged" {
-            tracing::error!(
-                reason = why,
-                "the binlog at the checkpoint is no longer on the source: taking a fresh snapshot"
-            );
-        } else {
-            tracing::warn!(
-                reason = why,
-                "a mapped table was replaced on the source: taking a fresh snapshot"
-            );
-        }
-        metrics::counter!("bridge_resnapshots_total", "reason" => kind).increment(1);
+    async fn mark_for_resnapshot(&self, why: &str) -> anyhow::Result<()> {
+        tracing::error!(
+            reason = why,
+            "the binlog at the checkpoint is no longer on the source: taking a fresh snapshot"
+        );
+        metrics::counter!("bridge_resnapshots_total", "reason" => "binlog_purged").increment(1);
         let updated = sqlx::query("UPDATE stock.checkpoint SET snapshot_done = false, updated_at = now() WHERE epoch = $1")
             .bind(self.epoch)
             .execute(&self.db)

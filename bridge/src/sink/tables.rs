@@ -208,16 +208,18 @@ pub async fn forget_unmapped(tx: &mut PgConnection, mapped: &[&str]) -> anyhow::
     Ok(())
 }
 
-/// `bridge snapshot --table`: asks the leader for a snapshot of this table alone. Returns the
-/// moment of the request (PostgreSQL's clock), to tell its outcome from older states.
+/// Asks the leader for a snapshot of this table alone (`bridge snapshot --table`, or the leader
+/// itself after a TRUNCATE or RENAME swap), saying why. Returns the moment of the request
+/// (PostgreSQL's clock), to tell its outcome from older states.
 pub async fn request_snapshot(
     db: &PgPool,
     table: &str,
     role: Role,
+    reason: &str,
 ) -> anyhow::Result<time::OffsetDateTime> {
     let since: time::OffsetDateTime = sqlx::query_scalar(
         "INSERT INTO stock.source_tables (source_table, role, state, reason, items_stale, since)
-         VALUES ($1, $2, 'snapshotting', 'bridge snapshot --table asked for a fresh snapshot', $3, clock_timestamp())
+         VALUES ($1, $2, 'snapshotting', $4, $3, clock_timestamp())
          ON CONFLICT (source_table) DO UPDATE SET state = 'snapshotting', reason = EXCLUDED.reason,
              items_stale = EXCLUDED.items_stale, since = clock_timestamp()
          RETURNING since",
@@ -225,6 +227,7 @@ pub async fn request_snapshot(
     .bind(table)
     .bind(role.lookup_name())
     .bind(items_stale(role))
+    .bind(reason)
     .fetch_one(db)
     .await?;
     // Its items count as stale until the leader switches the snapshot in: tell the shop now.

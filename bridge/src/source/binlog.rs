@@ -332,14 +332,32 @@ pub async fn read(
                     if ddl {
                         tracing::info!(position = %at(), statement = %first_words(trimmed), "DDL on the source");
                     }
+                    let gtid = open.as_ref().and_then(|o| o.gtid.clone());
                     finish(&mut open, &mut gtid_state, &file, end, &tx).await?;
                     offsets_trusted = true;
-                    if ddl && let Some(table) = replaces_mapped_table(trimmed, &mapping) {
-                        return Err(ResnapshotNeeded(format!(
-                            "`{}` at {} replaced the rows of mapped table {table}",
-                            first_words(trimmed),
-                            at()
-                        ))
+                    // A stopped table waits for its own snapshot anyway, and one whose own
+                    // snapshot was taken after this statement already holds its outcome.
+                    let tables: Vec<String> = if ddl {
+                        replaces_mapped_tables(trimmed, &mapping)
+                            .into_iter()
+                            .filter(|t| {
+                                !states.stopped.contains(t)
+                                    && !states.covered(t, gtid.as_deref(), &file, end)
+                            })
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    if !tables.is_empty() {
+                        return Err(ResnapshotNeeded {
+                            reason: format!(
+                                "`{}` at {} replaced the rows of mapped table {}",
+                                first_words(trimmed),
+                                at(),
+                                tables.join(", ")
+                            ),
+                            tables,
+                        }
                         .into());
                     }
                 }
@@ -513,12 +531,16 @@ async fn latin1_columns(
     Ok(by_table)
 }
 
-/// A statement after which the replica can no longer follow row by row: the rows of a mapped
-/// table were replaced wholesale (TRUNCATE), or the table under a mapped name changed (RENAME, as
-/// online schema-change tools swap tables, DROP). Only a fresh snapshot puts the replica right.
+/// A statement after which the replica can no longer follow these tables row by row: the rows of
+/// a mapped table were replaced wholesale (TRUNCATE), or the table under a mapped name changed
+/// (RENAME, as online schema-change tools swap tables, DROP). Only a fresh snapshot of each puts
+/// the replica right; the other tables stream on.
 #[derive(Debug, thiserror::Error)]
-#[error("fresh snapshot needed: {0}")]
-pub struct ResnapshotNeeded(pub String);
+#[error("fresh snapshot of {} needed: {reason}", tables.join(", "))]
+pub struct ResnapshotNeeded {
+    pub tables: Vec<String>,
+    pub reason: String,
+}
 
 /// The mapped table a data-changing statement (logged as a statement, not as row events) writes to.
 fn statement_on_mapped_table(sql: &str, mapping: &Mapping) -> Option<String> {
@@ -532,6 +554,11 @@ fn statement_on_mapped_table(sql: &str, mapping: &Mapping) -> Option<String> {
 
 /// The first mapped table named in a (lower-cased, unquoted) statement.
 fn mapped_table_named(normal: &str, mapping: &Mapping) -> Option<String> {
+    mapped_tables_named(normal, mapping).into_iter().next()
+}
+
+/// Every mapped table named in a (lower-cased, unquoted) statement, in the mapping's order.
+fn mapped_tables_named(normal: &str, mapping: &Mapping) -> Vec<String> {
     let words: Vec<&str> = normal
         .split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == '(')
         .filter(|w| !w.is_empty())
@@ -540,19 +567,20 @@ fn mapped_table_named(normal: &str, mapping: &Mapping) -> Option<String> {
         .roles()
         .into_iter()
         .filter_map(|role| mapping.table_of(role))
-        .find_map(|table| {
+        .filter(|table| {
             let schema_qualified =
                 format!("{}.{}", mapping.source.schema, table).to_ascii_lowercase();
             let lower = table.to_ascii_lowercase();
             words
                 .iter()
                 .any(|w| **w == lower || **w == schema_qualified)
-                .then(|| table.to_owned())
         })
+        .map(str::to_owned)
+        .collect()
 }
 
-/// The mapped table a DDL statement replaces, if any.
-fn replaces_mapped_table(sql: &str, mapping: &Mapping) -> Option<String> {
+/// The mapped tables a DDL statement replaces (none for most DDL).
+fn replaces_mapped_tables(sql: &str, mapping: &Mapping) -> Vec<String> {
     let normal = sql.replace('`', "").to_ascii_lowercase();
     let words: Vec<&str> = normal
         .split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == '(')
@@ -568,9 +596,9 @@ fn replaces_mapped_table(sql: &str, mapping: &Mapping) -> Option<String> {
         _ => false,
     };
     if !replacing {
-        return None;
+        return Vec::new();
     }
-    mapped_table_named(&normal, mapping)
+    mapped_tables_named(&normal, mapping)
 }
 
 fn first_words(sql: &str) -> String {
@@ -649,39 +677,37 @@ mod tests {
             "",
         )
         .unwrap();
-        let hit = |sql: &str| replaces_mapped_table(sql, &mapping);
-        assert_eq!(
-            hit("TRUNCATE TABLE `stock_levels`").as_deref(),
-            Some("stock_levels")
-        );
-        assert_eq!(hit("truncate legacy.items").as_deref(), Some("items"));
+        let hit = |sql: &str| replaces_mapped_tables(sql, &mapping).join(",");
+        assert_eq!(hit("TRUNCATE TABLE `stock_levels`"), "stock_levels");
+        assert_eq!(hit("truncate legacy.items"), "items");
         assert_eq!(
             hit(
                 "RENAME TABLE stock_levels TO _stock_levels_old, _stock_levels_new TO stock_levels"
-            )
-            .as_deref(),
-            Some("stock_levels")
+            ),
+            "stock_levels"
         );
         assert_eq!(
-            hit("DROP TABLE IF EXISTS `legacy`.`locations`").as_deref(),
-            Some("locations")
+            hit("DROP TABLE IF EXISTS `legacy`.`locations`"),
+            "locations"
         );
-        assert_eq!(
-            hit("ALTER TABLE items RENAME TO items_old").as_deref(),
-            Some("items")
-        );
+        assert_eq!(hit("ALTER TABLE items RENAME TO items_old"), "items");
         assert_eq!(
             hit("ALTER TABLE items ADD COLUMN colour VARCHAR(20)"),
-            None,
+            "",
             "an added column is harmless"
         );
         assert_eq!(
             hit("ALTER TABLE items RENAME COLUMN name TO title"),
-            None,
+            "",
             "a renamed column is found by the next row event, not by a fresh snapshot"
         );
-        assert_eq!(hit("TRUNCATE TABLE app_settings"), None);
-        assert_eq!(hit("CREATE TABLE test_scratch_1 (id INT)"), None);
+        assert_eq!(hit("TRUNCATE TABLE app_settings"), "");
+        assert_eq!(hit("CREATE TABLE test_scratch_1 (id INT)"), "");
+        assert_eq!(
+            hit("DROP TABLE stock_levels, items"),
+            "items,stock_levels",
+            "every mapped table a statement replaces, in the mapping's order"
+        );
         let dml = |sql: &str| statement_on_mapped_table(sql, &mapping);
         assert_eq!(
             dml("UPDATE `stock_levels` SET quantity = 3 WHERE id = 7").as_deref(),

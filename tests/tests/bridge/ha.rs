@@ -104,15 +104,18 @@ async fn a_long_snapshot_keeps_the_lease_and_the_standby_waits() {
         .await
         .unwrap();
 
-    // A TRUNCATE of a mapped table means a fresh snapshot; the items table is write-locked by
-    // another session, so that snapshot waits — far longer than the 5 s lease.
+    // A TRUNCATE of a mapped table means a fresh snapshot of it; that table is write-locked by
+    // another session, so the snapshot waits — far longer than the 5 s lease.
     let mut locker = server.root().await.unwrap();
     locker.query_drop("USE legacy").await.unwrap();
     let mut root = server.root().await.unwrap();
     root.query_drop("TRUNCATE TABLE legacy.stock_levels")
         .await
         .unwrap();
-    locker.query_drop("LOCK TABLES items WRITE").await.unwrap();
+    locker
+        .query_drop("LOCK TABLES stock_levels WRITE")
+        .await
+        .unwrap();
     bridge
         .process
         .wait_for_log("replication interrupted", WAIT)
@@ -128,7 +131,7 @@ async fn a_long_snapshot_keeps_the_lease_and_the_standby_waits() {
     locker.query_drop("UNLOCK TABLES").await.unwrap();
     bridge
         .process
-        .wait_for_log("snapshot switched in", WAIT)
+        .wait_for_log("table snapshot switched in", WAIT)
         .await
         .unwrap();
     let leader: String = sqlx::query_scalar("SELECT leader FROM stock.checkpoint")

@@ -183,25 +183,60 @@ async fn a_different_server_behind_the_checkpoint_is_refused() {
 }
 
 #[tokio::test]
-async fn truncate_and_a_rename_swap_are_followed_by_a_fresh_snapshot() {
+async fn truncate_and_a_rename_swap_are_followed_by_a_fresh_snapshot_of_that_table() {
     let (_server, _source, mut bridge, mut root) = streaming_scratch().await;
 
-    // TRUNCATE writes no row events: only a fresh snapshot shows the levels are gone.
+    // TRUNCATE writes no row events: only a fresh snapshot shows the levels are gone. It is a
+    // snapshot of that table alone: the items table is not copied again.
     root.query_drop("TRUNCATE TABLE stock_levels")
         .await
         .unwrap();
-    bridge
+    let replaced = bridge
         .process
         .wait_for_log(
-            "a mapped table was replaced on the source: taking a fresh snapshot",
+            "a mapped table was replaced on the source: taking a fresh snapshot of it",
             WAIT,
         )
         .await
         .unwrap();
+    assert_eq!(replaced["tables"], "[\"stock_levels\"]", "{replaced}");
+    assert!(
+        replaced["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("TRUNCATE")),
+        "{replaced}"
+    );
+    let switched = bridge
+        .process
+        .wait_for_log("table snapshot switched in", WAIT)
+        .await
+        .unwrap();
+    assert_eq!(switched["tables"], "[\"stock_levels\"]", "{switched}");
     wait_until("no stock after the truncate", || async {
         on_hand(&bridge, 1).await == Some(0)
     })
     .await;
+    // The items were not reloaded, and the truncate's own statement is not met again on the
+    // way: the item still streams, and the bridge took no second snapshot.
+    root.query_drop("UPDATE items SET price = 12.50 WHERE id = 1")
+        .await
+        .unwrap();
+    wait_until("the item streams on after the table snapshot", || async {
+        crate::schema_changes::price(&bridge, 1).await == Some(1250)
+    })
+    .await;
+    let whole = bridge
+        .process
+        .drain()
+        .iter()
+        .filter(|l| l.contains("\"snapshot switched in\""))
+        .count();
+    assert_eq!(
+        whole,
+        1,
+        "only the first snapshot copies every table:\n{}",
+        bridge.process.log.join("\n")
+    );
 
     // An online schema change swaps a rebuilt copy in under the mapped name.
     root.query_drop(
