@@ -2,6 +2,7 @@
 //! stack's servers (read from the environment `deploy/local/test` exports), the demo legacy stock
 //! database, and the stock-staff simulator. Fakes of partners with no packaged stand-in live here too.
 
+pub mod bench;
 pub mod browser;
 pub mod cut_proxy;
 pub mod legacy;

@@ -13,9 +13,13 @@ use clap::Parser;
 use mysql_async::prelude::Queryable;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+use tests::bench::{
+    bridge, cpu_by_program, cpu_spent, durable_shop_database, gtid_seq, legacy_admin,
+    median_spread, seed_replica,
+};
 use tests::legacy::simulate::{Rate, SimulateOptions};
 use tests::scratch_mariadb::ScratchMariaDb;
-use tests::stack::{Running, ShopDatabase, env};
+use tests::stack::env;
 
 #[derive(Parser)]
 struct Args {
@@ -34,7 +38,6 @@ struct Args {
     perf: Option<std::path::PathBuf>,
 }
 
-const MAPPING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../bridge/mappings/demo.toml");
 const LIMIT: Duration = Duration::from_secs(900);
 
 struct Run {
@@ -79,15 +82,7 @@ async fn main() -> anyhow::Result<()> {
         }
         println!();
     }
-    let summary = |rates: &mut Vec<f64>| {
-        rates.sort_by(f64::total_cmp);
-        format!(
-            "median {:.0} rows/s (min {:.0}, max {:.0})",
-            rates[rates.len() / 2],
-            rates[0],
-            rates[rates.len() - 1]
-        )
-    };
+    let summary = |rates: &mut Vec<f64>| median_spread(rates, |r| format!("{r:.0} rows/s"));
     println!(
         "bridge: {} over {} runs of {} transactions",
         summary(&mut bridge_rates),
@@ -103,48 +98,13 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn bridge(db: &ShopDatabase) -> anyhow::Result<Running> {
-    let target = db.url("bridge");
-    let (source, ca) = (env("LEGACY_MYSQL_URL"), env("LEGACY_MYSQL_CA"));
-    Running::spawn(
-        "bridge",
-        &["run"],
-        &[
-            ("FUNNYHAT_ADMIN__LISTEN", "127.0.0.1:0"),
-            ("FUNNYHAT_SOURCE__URL", &source),
-            ("FUNNYHAT_SOURCE__FLAVOUR", "mariadb"),
-            ("FUNNYHAT_SOURCE__SERVER_ID", "3131"),
-            ("FUNNYHAT_SOURCE__TLS_CA", &ca),
-            ("FUNNYHAT_SOURCE__MAPPING", MAPPING),
-            ("FUNNYHAT_TARGET__URL", &target),
-            ("FUNNYHAT_LOG__FORMAT", "json"),
-            ("FUNNYHAT_LOG__FILTER", "warn,bridge=info"),
-        ],
-    )
-}
-
-fn gtid_seq(gtid: Option<&str>) -> i64 {
-    gtid.and_then(|g| g.rsplit('-').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
 async fn once(
     transactions: u64,
     seed: u64,
     with_replica: bool,
     perf: Option<std::path::PathBuf>,
 ) -> anyhow::Result<Run> {
-    let db = ShopDatabase::create().await?;
-    // The method's durability: the stack's PostgreSQL defaults to synchronous_commit=off.
-    let admin = sqlx::PgPool::connect(&env("PG_ADMIN_URL")).await?;
-    sqlx::query(&format!(
-        "ALTER DATABASE {} SET synchronous_commit = on",
-        db.name
-    ))
-    .execute(&admin)
-    .await?;
-    admin.close().await;
+    let db = durable_shop_database().await?;
     let mut first = bridge(&db)?;
     first
         .wait_for_log("snapshot switched in", Duration::from_secs(120))
@@ -171,11 +131,7 @@ async fn once(
         std::future::pending::<()>(),
     )
     .await?;
-    let mut admin = mysql_async::Conn::new(tests::legacy::connect::opts(
-        &env("LEGACY_MYSQL_ADMIN_URL"),
-        Some(env("LEGACY_MYSQL_CA").as_ref()),
-    )?)
-    .await?;
+    let mut admin = legacy_admin().await?;
     let head: String = admin
         .query_first("SELECT @@gtid_binlog_pos")
         .await?
@@ -221,14 +177,7 @@ async fn once(
             .await?;
         profiler.wait().await?;
     }
-    let cpu = cpu_after
-        .iter()
-        .map(|(comm, after)| {
-            let spent = after - cpu_before.get(comm).copied().unwrap_or(0.0);
-            (comm.clone(), spent)
-        })
-        .filter(|(_, spent)| *spent > 0.0)
-        .collect();
+    let cpu = cpu_spent(&cpu_before, &cpu_after);
     let rows: i64 =
         sqlx::query_scalar("SELECT COALESCE(SUM(rows), 0)::bigint FROM stock.change_log")
             .fetch_one(&shop)
@@ -246,71 +195,6 @@ async fn once(
         replica,
         cpu,
     })
-}
-
-/// A native replica of the legacy database as it is now: a scratch MariaDB with the method's
-/// durability (redo log flushed at every commit), loaded from a consistent dump that carries its
-/// GTID position, pointed at the stack's server over TLS and left stopped.
-async fn seed_replica() -> anyhow::Result<ScratchMariaDb> {
-    let server = ScratchMariaDb::start(&[
-        "--server-id=3132",
-        "--max-allowed-packet=1G",
-        "--innodb-flush-log-at-trx-commit=1",
-        "--innodb-buffer-pool-size=512M",
-    ])
-    .await?;
-    let dump = tokio::process::Command::new("mariadb-dump")
-        .args([
-            "--single-transaction",
-            "--gtid",
-            "--master-data=1",
-            "--max-allowed-packet=1G",
-            "--databases",
-            "legacy",
-            "--user=root",
-        ])
-        .arg(format!("--socket={}", env("LEGACY_MYSQL_SOCKET")))
-        .output()
-        .await
-        .context("mariadb-dump")?;
-    anyhow::ensure!(
-        dump.status.success(),
-        "mariadb-dump: {}",
-        String::from_utf8_lossy(&dump.stderr)
-    );
-    let mut load = tokio::process::Command::new("mariadb")
-        .args(["--user=root", "--max-allowed-packet=1G"])
-        .arg(format!("--socket={}", server.socket().display()))
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .context("mariadb (load the dump)")?;
-    {
-        use tokio::io::AsyncWriteExt;
-        let mut stdin = load.stdin.take().context("stdin")?;
-        stdin.write_all(&dump.stdout).await?;
-    }
-    let loaded = load.wait_with_output().await?;
-    anyhow::ensure!(
-        loaded.status.success(),
-        "loading the dump: {}",
-        String::from_utf8_lossy(&loaded.stderr)
-    );
-    // The stack's bridge user has REPLICATION SLAVE; the server takes it over TLS only.
-    let source = mysql_async::Opts::from_url(&env("LEGACY_MYSQL_URL"))?;
-    let mut root = server.root().await?;
-    root.query_drop(format!(
-        "CHANGE MASTER TO MASTER_HOST='{}', MASTER_PORT={}, MASTER_USER='{}', \
-         MASTER_PASSWORD='{}', MASTER_SSL=1, MASTER_SSL_CA='{}', MASTER_USE_GTID=slave_pos",
-        source.ip_or_hostname(),
-        source.tcp_port(),
-        source.user().unwrap_or_default(),
-        source.pass().unwrap_or_default(),
-        env("LEGACY_MYSQL_CA")
-    ))
-    .await?;
-    root.disconnect().await.ok();
-    Ok(server)
 }
 
 /// Starts the replica's applier and times it until it has applied up to `head`.
@@ -333,32 +217,4 @@ async fn time_replica(server: &ScratchMariaDb, head: &str) -> anyhow::Result<Dur
     root.query_drop("STOP SLAVE").await?;
     root.disconnect().await.ok();
     Ok(elapsed)
-}
-
-/// CPU seconds (user + system) of every live process, summed by program name.
-fn cpu_by_program() -> BTreeMap<String, f64> {
-    let mut by = BTreeMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return by;
-    };
-    for entry in dir.flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = &stat[open + 1..close];
-        // After the name, index 0 is field 3 (state): utime (field 14) is 11, stime (15) is 12.
-        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        // Clock ticks are 1/100 s on Linux.
-        *by.entry(comm.to_owned()).or_insert(0.0) += (ticks(11) + ticks(12)) / 100.0;
-    }
-    by
 }
