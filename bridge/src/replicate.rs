@@ -28,6 +28,14 @@ const CHANNEL: usize = 1024;
 const FRESHNESS_INTERVAL: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
+/// The open PostgreSQL transaction of a large source transaction, holding its first parts.
+struct Opened {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    touched: Touched,
+    /// Row changes applied so far.
+    rows: usize,
+}
+
 pub struct Replicator {
     pub source: mysql_async::Opts,
     /// Where `/readyz` reads this leader's staleness.
@@ -506,7 +514,8 @@ impl Replicator {
         identity
     }
 
-    /// Drains the channel in batches of whole source transactions.
+    /// Drains the channel in batches of whole source transactions. A transaction that comes in
+    /// parts is applied on its own, in one PostgreSQL transaction held open until its last part.
     async fn apply_stream(
         &self,
         mapping: &Mapping,
@@ -515,22 +524,85 @@ impl Replicator {
     ) -> anyhow::Result<()> {
         let target = target(mapping, generation);
         while let Some(first) = rx.recv().await {
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
+            let mut part = None;
+            let mut batch = Vec::new();
+            match first {
+                Item::Part(p) => part = Some(p),
+                item => batch.push(item),
+            }
+            while part.is_none() && batch.len() < MAX_BATCH {
                 match rx.try_recv() {
+                    Ok(Item::Part(p)) => part = Some(p),
                     Ok(item) => batch.push(item),
                     Err(_) => break,
                 }
             }
-            self.apply_batch(&target, batch).await?;
+            if !batch.is_empty() {
+                self.apply_batch(&target, batch, None).await?;
+            }
+            if let Some(part) = part {
+                let (opened, rest) = self.apply_parts(&target, part, &mut rx).await?;
+                self.apply_batch(&target, vec![rest], opened).await?;
+            }
         }
         Ok(())
     }
 
-    async fn apply_batch(&self, target: &Target<'_>, batch: Vec<Item>) -> anyhow::Result<()> {
+    /// Applies the parts of a large source transaction in a new PostgreSQL transaction, left
+    /// open, until the transaction's last piece arrives; returns both. A source transaction that
+    /// ended in ROLLBACK arrives as a progress: its open transaction is rolled back.
+    async fn apply_parts(
+        &self,
+        target: &Target<'_>,
+        first: binlog::Part,
+        rx: &mut mpsc::Receiver<Item>,
+    ) -> anyhow::Result<(Option<Opened>, Item)> {
+        tracing::info!(
+            at = %first.label,
+            "a large source transaction: applying it in parts in one open PostgreSQL transaction"
+        );
+        let mut opened = Opened {
+            tx: self.db.begin().await?,
+            touched: Touched::default(),
+            rows: 0,
+        };
+        let mut next = first;
+        loop {
+            let labelled: Vec<(&str, &Change)> = next
+                .changes
+                .iter()
+                .map(|c| (next.label.as_str(), c))
+                .collect();
+            apply::apply_changes(&mut opened.tx, target, &labelled, &mut opened.touched).await?;
+            opened.rows += next.changes.len();
+            // Applied: the reader may cut the next part (its permit goes with this one).
+            drop(next);
+            match rx.recv().await {
+                Some(Item::Part(part)) => next = part,
+                Some(rest @ Item::Transaction(_)) => return Ok((Some(opened), rest)),
+                Some(passed @ Item::Progress(_)) => {
+                    opened.tx.rollback().await?;
+                    return Ok((None, passed));
+                }
+                None => anyhow::bail!("the reader stopped inside a large source transaction"),
+            }
+        }
+    }
+
+    /// Applies whole source transactions (and progress) in one PostgreSQL transaction with the
+    /// checkpoint; with `opened`, the batch is the rest of a large transaction whose first parts
+    /// that open transaction already holds.
+    async fn apply_batch(
+        &self,
+        target: &Target<'_>,
+        batch: Vec<Item>,
+        opened: Option<Opened>,
+    ) -> anyhow::Result<()> {
         let started = Instant::now();
-        let mut tx = self.db.begin().await?;
-        let mut touched = Touched::default();
+        let (mut tx, mut touched, parted) = match opened {
+            Some(o) => (o.tx, o.touched, o.rows),
+            None => (self.db.begin().await?, Touched::default(), 0),
+        };
         let mut last: Option<Position> = None;
         // (position label, changes) of each source transaction, in commit order.
         let mut transactions: Vec<(String, Vec<Change>)> = Vec::new();
@@ -544,6 +616,7 @@ impl Replicator {
                     last = Some(txn.end);
                 }
                 Item::Progress(position) => last = Some(position),
+                Item::Part(_) => anyhow::bail!("a part of a source transaction inside a batch"),
             }
         }
         let Some(last) = last else { return Ok(()) };
@@ -552,15 +625,13 @@ impl Replicator {
             .flat_map(|(label, changes)| changes.iter().map(move |c| (label.as_str(), c)))
             .collect();
         apply::apply_changes(&mut tx, target, &changes, &mut touched).await?;
+        // The parts already applied belong to the batch's (only) transaction.
         let logged: Vec<(&str, usize)> = transactions
             .iter()
-            .map(|(label, changes)| (label.as_str(), changes.len()))
+            .map(|(label, changes)| (label.as_str(), changes.len() + parted))
             .collect();
         apply::log_transactions(&mut tx, &logged).await?;
-        let rows: u64 = transactions
-            .iter()
-            .map(|(_, changes)| changes.len() as u64)
-            .sum();
+        let rows: u64 = logged.iter().map(|(_, rows)| *rows as u64).sum();
         let transactions = transactions.len() as u64;
         apply::recompute(&mut tx, &touched).await?;
         let stopped: Vec<(&str, &binlog::TableStop)> =

@@ -1,7 +1,9 @@
 //! The binlog reader: registers as a replica from a checkpointed position, turns row events of the
-//! mapped tables into [`Change`]s, and hands over whole source transactions (never a part of one)
-//! through a bounded channel, so a slow or absent PostgreSQL pauses reading instead of filling
-//! memory. Positions and GTIDs travel with every transaction; errors name the position.
+//! mapped tables into [`Change`]s, and hands over whole source transactions through a bounded
+//! channel, so a slow or absent PostgreSQL pauses reading instead of filling memory. A transaction
+//! with more than [`PART_CHANGES`] changes goes over in parts, at most [`PARTS_IN_FLIGHT`] unapplied
+//! at a time, which the applier holds in one open PostgreSQL transaction until the last part.
+//! Positions and GTIDs travel with every transaction; errors name the position.
 
 use super::values::Row;
 use super::{Position, rotate_file_name};
@@ -30,13 +32,33 @@ const FL_STANDALONE: u8 = 1;
 const HEARTBEAT: Duration = Duration::from_secs(1);
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A source transaction with more changes than this goes to the applier in parts of this size.
+pub const PART_CHANGES: usize = 4096;
+/// Parts handed over but not yet applied: what a transaction of any size costs in memory.
+const PARTS_IN_FLIGHT: usize = 2;
+
 /// What the reader hands to the applier.
 #[derive(Debug)]
 pub enum Item {
+    /// The first changes of a source transaction still open, too many to hold: the applier
+    /// applies them in a PostgreSQL transaction it keeps open until the transaction's own
+    /// [`Item::Transaction`] (the rest of it) commits it. Holding the part holds one of the
+    /// reader's few in-flight permits; applying it lets the reader go on.
+    Part(Part),
     /// A whole committed source transaction (possibly with no mapped changes).
     Transaction(SourceTransaction),
-    /// The reader advanced outside any transaction (rotation, heartbeat): the checkpoint may move.
+    /// The reader advanced outside any transaction (rotation, heartbeat, a source transaction
+    /// that ended in ROLLBACK): the checkpoint may move.
     Progress(Position),
+}
+
+#[derive(Debug)]
+pub struct Part {
+    /// Where the part was cut: the transaction's GTID when the source has them, else the
+    /// position after the part's last rows event (a change's `changed_at`).
+    pub label: String,
+    pub changes: Vec<Change>,
+    pub permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 #[derive(Debug)]
@@ -123,6 +145,7 @@ pub async fn read(
         mode,
         tables: mut states,
     } = from;
+    let parts = Arc::new(tokio::sync::Semaphore::new(PARTS_IN_FLIGHT));
     let opts = mysql_async::OptsBuilder::from_opts(opts.clone())
         // A row with a large picture is one large event: lift the packet limit on this connection.
         .max_allowed_packet(Some(1 << 30));
@@ -299,6 +322,21 @@ pub async fn read(
                     txn.changes
                         .extend(mapping.convert(role, before.as_ref(), after.as_ref()));
                 }
+                if txn.changes.len() >= PART_CHANGES {
+                    let permit = parts
+                        .clone()
+                        .acquire_owned()
+                        .await
+                        .context("binlog: part permits")?;
+                    let part = Part {
+                        label: txn.gtid.clone().unwrap_or_else(at),
+                        changes: std::mem::take(&mut txn.changes),
+                        permit,
+                    };
+                    tx.send(Item::Part(part))
+                        .await
+                        .map_err(|_| anyhow::anyhow!("applier stopped"))?;
+                }
             }
             Some(EventData::XidEvent(_)) => {
                 finish(&mut open, &mut gtid_state, &file, end, &tx).await?;
@@ -325,6 +363,25 @@ pub async fn read(
                 }
                 if trimmed.eq_ignore_ascii_case("BEGIN") {
                     open.get_or_insert_with(|| Open::new(None, false));
+                } else if trimmed.eq_ignore_ascii_case("ROLLBACK") {
+                    // A transaction that also wrote a non-transactional (MyISAM) table is logged
+                    // whole and ends in ROLLBACK: none of its changes happened. Its position is
+                    // passed (a progress the applier must see: it may hold parts of it open).
+                    if let Some(txn) = open.take() {
+                        if let Some(gtid) = &txn.gtid {
+                            gtid_state.advance(gtid);
+                        }
+                        tracing::warn!(position = %at(), changes = txn.changes.len(), "a source transaction ended in ROLLBACK: none of its changes applied");
+                        let passed = Position {
+                            file: file.clone(),
+                            pos: end,
+                            gtid: gtid_state.render(),
+                        };
+                        tx.send(Item::Progress(passed))
+                            .await
+                            .map_err(|_| anyhow::anyhow!("applier stopped"))?;
+                    }
+                    offsets_trusted = true;
                 } else if trimmed.eq_ignore_ascii_case("COMMIT")
                     || open.as_ref().is_some_and(|o| o.standalone)
                 {

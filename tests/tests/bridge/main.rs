@@ -5,6 +5,7 @@
 mod checks;
 mod ha;
 mod images;
+mod large_transactions;
 mod outages;
 mod pictures;
 mod replication;
