@@ -284,6 +284,73 @@ async fn kill_minus_nine_mid_stream_loses_and_doubles_nothing() {
     bridge.stop().await;
 }
 
+#[tokio::test]
+async fn a_snapshot_killed_halfway_leaves_nothing_and_the_next_start_takes_it_whole() {
+    let (server, source) = crate::support::scratch_source().await;
+    let mut root = server.root().await.unwrap();
+    root.query_drop("USE legacy").await.unwrap();
+    root.query_drop(
+        "INSERT INTO items (id, sku, name, category_id, price)
+           SELECT seq, CONCAT('SNAP-', seq), 'Snapshot Hat', 1, '7.5000' FROM seq_1_to_2000;
+         INSERT INTO stock_levels (item_id, location_id, quantity)
+           SELECT seq, 1, 3 FROM seq_1_to_2000",
+    )
+    .await
+    .unwrap();
+    // Stock staff hold the levels table: the snapshot copies the items, then waits for it.
+    let mut locker = server.root().await.unwrap();
+    locker.query_drop("USE legacy").await.unwrap();
+    locker
+        .query_drop("LOCK TABLES stock_levels WRITE")
+        .await
+        .unwrap();
+    let mut bridge = BridgeUnderTest::launch(source, |_| Vec::new()).await;
+    loop {
+        let copied = bridge
+            .process
+            .wait_for_log("snapshot table copied", crate::support::WAIT)
+            .await
+            .unwrap();
+        if copied["table"] == "items" {
+            assert_eq!(copied["rows"], 2000, "{copied}");
+            break;
+        }
+    }
+    // Killed halfway: the copied items were never visible, and nothing of them is left.
+    bridge.crash().await;
+    let items: i64 = sqlx::query_scalar("SELECT count(*) FROM stock.items")
+        .fetch_one(&bridge.shop)
+        .await
+        .unwrap();
+    let checkpoints: i64 = sqlx::query_scalar("SELECT count(*) FROM stock.checkpoint")
+        .fetch_one(&bridge.shop)
+        .await
+        .unwrap();
+    assert_eq!(
+        (items, checkpoints),
+        (0, 0),
+        "a half-loaded snapshot is visible"
+    );
+
+    locker.query_drop("UNLOCK TABLES").await.unwrap();
+    bridge.restart().await;
+    let (count, sum, generation): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*), sum(on_hand)::bigint, (SELECT generation FROM stock.checkpoint)
+         FROM stock.items WHERE NOT deleted",
+    )
+    .fetch_one(&bridge.shop)
+    .await
+    .unwrap();
+    assert_eq!(
+        (count, sum, generation),
+        (2000, 6000, 1),
+        "the restart takes the snapshot whole, as the first one"
+    );
+    let (code, out) = crate::support::bridge_command(&bridge, &bridge.source, "verify").await;
+    assert_eq!(code, 0, "verify after the restarted snapshot: {out}");
+    bridge.stop().await;
+}
+
 /// Waits until the replica's quantities rest at the source's (other tests write meanwhile); on
 /// timeout, names the first keys that differ.
 async fn assert_no_drift(bridge: &mut BridgeUnderTest, when: &str) {

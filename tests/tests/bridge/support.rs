@@ -71,23 +71,31 @@ impl BridgeUnderTest {
         source: Source,
         extra_env: impl FnOnce(&ShopDatabase) -> Vec<(String, String)>,
     ) -> Self {
+        let mut this = Self::launch(source, extra_env).await;
+        this.process
+            .wait_for_log("snapshot switched in", WAIT)
+            .await
+            .unwrap();
+        this
+    }
+
+    /// Starts a bridge into a fresh database without waiting for anything.
+    pub async fn launch(
+        source: Source,
+        extra_env: impl FnOnce(&ShopDatabase) -> Vec<(String, String)>,
+    ) -> Self {
         let db = ShopDatabase::create().await.unwrap();
         let shop = db.connect("shop").await.unwrap();
         let extra_env = extra_env(&db);
         let server_id = (1_000_000 + rand::random::<u32>() % 1_000_000).to_string();
-        let mut this = Self {
+        Self {
             process: spawn(&db, &server_id, &source, &extra_env),
             db,
             shop,
             source,
             server_id,
             extra_env,
-        };
-        this.process
-            .wait_for_log("snapshot switched in", WAIT)
-            .await
-            .unwrap();
-        this
+        }
     }
 
     /// A second bridge on the same database and source, with a server id of its own.
@@ -114,8 +122,18 @@ impl BridgeUnderTest {
 
     /// kill -9, then a new process on the same database and server id (it resumes from the checkpoint).
     pub async fn crash_and_restart(&mut self) {
+        self.crash().await;
+        self.restart().await;
+    }
+
+    /// kill -9, waiting until the process is gone.
+    pub async fn crash(&mut self) {
         self.process.child.start_kill().unwrap();
         self.process.child.wait().await.unwrap();
+    }
+
+    /// A new process on the same database and server id, once it streams.
+    pub async fn restart(&mut self) {
         self.process = spawn(&self.db, &self.server_id, &self.source, &self.extra_env);
         self.process
             .wait_for_log("binlog stream started", WAIT)
