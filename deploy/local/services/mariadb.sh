@@ -109,7 +109,8 @@ ALTER USER 'stockapp'@'127.0.0.1' IDENTIFIED BY 'stockapp-dev';
 GRANT ALL PRIVILEGES ON legacy.* TO 'stockapp'@'127.0.0.1';
 
 CREATE USER IF NOT EXISTS 'bridge'@'127.0.0.1' IDENTIFIED BY 'bridge-dev';
-ALTER USER 'bridge'@'127.0.0.1' IDENTIFIED BY 'bridge-dev';
+-- TLS only, as the bridge's RDS user should be (REQUIRE SSL): the bridge never reads stock in clear.
+ALTER USER 'bridge'@'127.0.0.1' IDENTIFIED BY 'bridge-dev' REQUIRE SSL;
 GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'bridge'@'127.0.0.1';
 GRANT SELECT ON legacy.* TO 'bridge'@'127.0.0.1';
 SQL

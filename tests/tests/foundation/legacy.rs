@@ -329,6 +329,14 @@ async fn tls_is_verified_against_the_stack_ca() {
             "with {what}: expected a certificate error, got {error}"
         );
     }
+    // The bridge's account takes TLS only (as an RDS user with REQUIRE SSL would), so every bridge
+    // test on the stack's server runs its snapshot and binlog connections over TLS.
+    let plain = Conn::new(OptsBuilder::from_opts(opts).ssl_opts(None::<SslOpts>)).await;
+    let error = plain.expect_err("the bridge's account logged in without TLS");
+    assert!(
+        error.to_string().contains("Access denied"),
+        "without TLS: expected access denied, got {error}"
+    );
 }
 
 // (d) ---------------------------------------------------------------------------------------------
