@@ -630,24 +630,25 @@ impl Replicator {
             .iter()
             .map(|(label, changes)| (label.as_str(), changes.len() + parted))
             .collect();
-        apply::log_transactions(&mut tx, &logged).await?;
         let rows: u64 = logged.iter().map(|(_, rows)| *rows as u64).sum();
         let transactions = transactions.len() as u64;
         apply::recompute(&mut tx, &touched).await?;
         let stopped: Vec<(&str, &binlog::TableStop)> =
             stops.iter().map(|(at, s)| (at.as_str(), s)).collect();
         tables::record_stops(&mut tx, &stopped).await?;
-        apply::move_checkpoint(&mut tx, self.epoch, &last).await?;
-        if !stops.is_empty() {
+        let notify = if !stops.is_empty() {
             // Sellability of every item may have changed.
-            apply::notify(&mut tx, &StockChanged::all()).await?;
+            Some(StockChanged::all())
         } else if !touched.items.is_empty() {
             let keys = touched
                 .items
                 .iter()
                 .map(|k| contracts::ItemKey::new(k.clone()));
-            apply::notify(&mut tx, &StockChanged::for_keys(last.label(), keys)).await?;
-        }
+            Some(StockChanged::for_keys(last.label(), keys))
+        } else {
+            None
+        };
+        apply::log_and_move(&mut tx, self.epoch, &logged, &last, notify.as_ref()).await?;
         tx.commit()
             .await
             .with_context(|| format!("commit up to {}", last.label()))?;

@@ -390,12 +390,14 @@ async fn apply_levels(
     .execute(&mut *tx)
     .await
     .context("upsert levels")?;
-    sqlx::query("DELETE FROM stock.levels WHERE source_table = $1 AND row_key = ANY($2)")
-        .bind(target.levels_table)
-        .bind(&gone)
-        .execute(&mut *tx)
-        .await
-        .context("delete levels")?;
+    if !gone.is_empty() {
+        sqlx::query("DELETE FROM stock.levels WHERE source_table = $1 AND row_key = ANY($2)")
+            .bind(target.levels_table)
+            .bind(&gone)
+            .execute(&mut *tx)
+            .await
+            .context("delete levels")?;
+    }
     Ok(())
 }
 
@@ -444,36 +446,54 @@ pub async fn move_checkpoint(
     epoch: i64,
     at: &Position,
 ) -> anyhow::Result<()> {
-    let updated = sqlx::query(
-        "UPDATE stock.checkpoint SET gtid = $2, binlog_file = $3, binlog_pos = $4, updated_at = now() WHERE epoch = $1",
+    log_and_move(tx, epoch, &[], at, None).await
+}
+
+/// Records each applied source transaction (unique by position: a double apply fails loudly),
+/// moves the checkpoint to `at` (fenced by `epoch`) and queues `notify` for the commit — one
+/// statement, so one round trip of the batch's few.
+pub async fn log_and_move(
+    tx: &mut PgConnection,
+    epoch: i64,
+    transactions: &[(&str, usize)],
+    at: &Position,
+    notify: Option<&StockChanged>,
+) -> anyhow::Result<()> {
+    let (positions, rows): (Vec<&str>, Vec<i32>) =
+        transactions.iter().map(|&(p, n)| (p, n as i32)).unzip();
+    // Data-modifying CTEs always run; the notification is an output column, so it runs too.
+    let (moved, _notified): (i64, Option<String>) = sqlx::query_as(
+        "WITH logged AS (
+             INSERT INTO stock.change_log (position, rows)
+             SELECT * FROM UNNEST($1::text[], $2::int4[])),
+         moved AS (
+             UPDATE stock.checkpoint SET gtid = $4, binlog_file = $5, binlog_pos = $6, updated_at = now()
+             WHERE epoch = $3 RETURNING 1)
+         SELECT (SELECT count(*) FROM moved),
+                (CASE WHEN $8::text IS NOT NULL THEN pg_notify($7, $8) END)::text",
     )
+    .bind(&positions)
+    .bind(&rows)
     .bind(epoch)
     .bind(&at.gtid)
     .bind(&at.file)
     .bind(at.pos as i64)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .bind(contracts::stock::STOCK_CHANGED_CHANNEL)
+    .bind(notify.map(StockChanged::to_json))
+    .fetch_one(&mut *tx)
+    .await
+    .with_context(|| {
+        format!(
+            "change log for {} transaction(s) from {:?} and the checkpoint at {}",
+            positions.len(),
+            positions.first(),
+            at.label()
+        )
+    })?;
     anyhow::ensure!(
-        updated == 1,
+        moved == 1,
         "epoch {epoch} is no longer the leader's: stepping down"
     );
-    Ok(())
-}
-
-/// Records each applied source transaction (unique by position: a double apply fails loudly).
-pub async fn log_transactions(
-    tx: &mut PgConnection,
-    transactions: &[(&str, usize)],
-) -> anyhow::Result<()> {
-    let (positions, rows): (Vec<&str>, Vec<i32>) =
-        transactions.iter().map(|&(p, n)| (p, n as i32)).unzip();
-    sqlx::query("INSERT INTO stock.change_log (position, rows) SELECT * FROM UNNEST($1::text[], $2::int4[])")
-        .bind(&positions)
-        .bind(&rows)
-        .execute(&mut *tx)
-        .await
-        .with_context(|| format!("change log for {} transaction(s) from {:?}", positions.len(), positions.first()))?;
     Ok(())
 }
 
