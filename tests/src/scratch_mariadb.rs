@@ -17,6 +17,13 @@ pub const ROW_BINLOG: [&str; 4] = [
     "--binlog-row-metadata=FULL",
 ];
 
+/// What the bridge's account is granted (`create_user`'s `{user}` form): a replica's rights to
+/// read the binlog, and SELECT on the legacy tables — nothing else.
+pub const BRIDGE_GRANTS: [&str; 2] = [
+    "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO {user}",
+    "GRANT SELECT ON legacy.* TO {user}",
+];
+
 pub struct ScratchMariaDb {
     dir: tempfile::TempDir,
     child: Child,

@@ -277,10 +277,7 @@ async fn legacy_source(args: &Args) -> anyhow::Result<(ScratchMariaDb, String)> 
         .create_user(
             "bridge",
             "bridge-dev",
-            &[
-                "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO {user}",
-                "GRANT SELECT ON legacy.* TO {user}",
-            ],
+            &tests::scratch_mariadb::BRIDGE_GRANTS,
         )
         .await?;
     Ok((server, url))

@@ -31,11 +31,6 @@ async fn run_bridge(source_url: &str) -> (i32, String) {
     )
 }
 
-const GRANTS: [&str; 2] = [
-    "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO {user}",
-    "GRANT SELECT ON legacy.* TO {user}",
-];
-
 /// An empty `legacy` schema and a bridge user with the right grants; returns its URL.
 async fn empty_legacy_schema(server: &ScratchMariaDb) -> String {
     let mut root = server.root().await.unwrap();
@@ -43,7 +38,11 @@ async fn empty_legacy_schema(server: &ScratchMariaDb) -> String {
         .await
         .unwrap();
     server
-        .create_user("bridge", "bridge-dev", &GRANTS)
+        .create_user(
+            "bridge",
+            "bridge-dev",
+            &tests::scratch_mariadb::BRIDGE_GRANTS,
+        )
         .await
         .unwrap()
 }

@@ -16,12 +16,32 @@ const ITEMS: u64 = 6_000;
 const LARGE: &str =
     "a large source transaction: applying it in parts in one open PostgreSQL transaction";
 
+/// A bulk import of [`ITEMS`] items (ids from 101)…
+fn bulk_items() -> String {
+    format!(
+        "INSERT INTO items (id, sku, name, category_id, price)
+         SELECT 100 + seq, CONCAT('BULK-', seq), 'Bulk Hat', 1, '5.0000' FROM seq_1_to_{ITEMS}"
+    )
+}
+
+/// … and one level row of 1 for each.
+fn bulk_levels() -> String {
+    format!(
+        "INSERT INTO stock_levels (item_id, location_id, quantity)
+         SELECT 100 + seq, 1, 1 FROM seq_1_to_{ITEMS}"
+    )
+}
+
 /// (items, Σ on_hand) as a reader of the shop's database sees them at one moment.
 async fn totals(bridge: &BridgeUnderTest) -> (i64, i64) {
+    totals_in(&bridge.shop).await
+}
+
+async fn totals_in(shop: &sqlx::PgPool) -> (i64, i64) {
     sqlx::query_as(
         "SELECT count(*), COALESCE(sum(on_hand), 0)::bigint FROM stock.items WHERE NOT deleted",
     )
-    .fetch_one(&bridge.shop)
+    .fetch_one(shop)
     .await
     .unwrap()
 }
@@ -35,13 +55,7 @@ fn watch(
     tokio::spawn(async move {
         let mut seen = BTreeSet::new();
         while !stop.load(Ordering::Relaxed) {
-            let reading: (i64, i64) = sqlx::query_as(
-                "SELECT count(*), COALESCE(sum(on_hand), 0)::bigint FROM stock.items WHERE NOT deleted",
-            )
-            .fetch_one(&shop)
-            .await
-            .unwrap();
-            seen.insert(reading);
+            seen.insert(totals_in(&shop).await);
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
         seen
@@ -73,12 +87,9 @@ async fn a_large_transaction_is_seen_whole_or_not_at_all_and_logged_once() {
 
     // One bulk import: 6,000 items and their levels (12,000 row changes) in one transaction.
     root.query_drop(format!(
-        "START TRANSACTION;
-         INSERT INTO items (id, sku, name, category_id, price)
-           SELECT 100 + seq, CONCAT('BULK-', seq), 'Bulk Hat', 1, '5.0000' FROM seq_1_to_{ITEMS};
-         INSERT INTO stock_levels (item_id, location_id, quantity)
-           SELECT 100 + seq, 1, 1 FROM seq_1_to_{ITEMS};
-         COMMIT"
+        "START TRANSACTION; {}; {}; COMMIT",
+        bulk_items(),
+        bulk_levels()
     ))
     .await
     .unwrap();
@@ -126,14 +137,9 @@ async fn a_large_transaction_is_seen_whole_or_not_at_all_and_logged_once() {
 #[tokio::test]
 async fn kill_minus_nine_inside_a_large_transaction_loses_and_doubles_nothing() {
     let (_server, _source, mut bridge, mut root) = streaming_scratch().await;
-    root.query_drop(format!(
-        "INSERT INTO items (id, sku, name, category_id, price)
-           SELECT 100 + seq, CONCAT('BULK-', seq), 'Bulk Hat', 1, '5.0000' FROM seq_1_to_{ITEMS};
-         INSERT INTO stock_levels (item_id, location_id, quantity)
-           SELECT 100 + seq, 1, 1 FROM seq_1_to_{ITEMS}"
-    ))
-    .await
-    .unwrap();
+    root.query_drop(format!("{}; {}", bulk_items(), bulk_levels()))
+        .await
+        .unwrap();
     let before = (ITEMS as i64 + 1, ITEMS as i64 + 4);
     wait_until("the import is applied", || async {
         totals(&bridge).await == before
@@ -185,10 +191,10 @@ async fn a_rolled_back_transaction_that_also_wrote_a_myisam_table_applies_nothin
     root.query_drop(format!(
         "START TRANSACTION;
          UPDATE stock_levels SET quantity = 99 WHERE item_id = 1;
-         INSERT INTO items (id, sku, name, category_id, price)
-           SELECT 100 + seq, CONCAT('BULK-', seq), 'Bulk Hat', 1, '5.0000' FROM seq_1_to_{ITEMS};
+         {};
          INSERT INTO audit_trail VALUES (1, 'bulk import');
-         ROLLBACK"
+         ROLLBACK",
+        bulk_items()
     ))
     .await
     .unwrap();

@@ -345,10 +345,7 @@ pub async fn scratch_source() -> (ScratchMariaDb, Source) {
         .create_user(
             "bridge",
             "bridge-dev",
-            &[
-                "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO {user}",
-                "GRANT SELECT ON legacy.* TO {user}",
-            ],
+            &tests::scratch_mariadb::BRIDGE_GRANTS,
         )
         .await
         .unwrap();
