@@ -92,6 +92,14 @@ pub fn public_router() -> Router<AppState> {
             "/account/addresses/delete",
             post(account::delete_address::delete_address),
         )
+        .route(
+            "/account/addresses/{address_id}",
+            post(account::edit_address::update_address),
+        )
+        .route(
+            "/account/addresses/{address_id}/edit",
+            get(account::edit_address::show_edit_address),
+        )
         .route("/contact", get(info::contact::show_contact))
         .route("/returns", get(info::returns::show_returns))
         .route("/privacy", get(info::privacy::show_privacy))

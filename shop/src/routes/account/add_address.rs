@@ -4,7 +4,7 @@
 
 use super::profile::{AddressForm, load, to_login};
 use crate::catalog::Catalogue;
-use crate::domain::address::{Address, MAX_ADDRESSES};
+use crate::domain::address::MAX_ADDRESSES;
 use crate::error::AppError;
 use crate::oauth::Providers;
 use crate::routes::page;
@@ -17,18 +17,8 @@ use std::sync::Arc;
 
 #[derive(serde::Deserialize)]
 pub struct NewAddress {
-    #[serde(default)]
-    full_name: String,
-    #[serde(default)]
-    line1: String,
-    #[serde(default)]
-    line2: String,
-    #[serde(default)]
-    city: String,
-    #[serde(default)]
-    postcode: String,
-    #[serde(default)]
-    country: String,
+    #[serde(flatten)]
+    address: AddressForm,
     #[serde(default)]
     csrf: String,
 }
@@ -50,14 +40,7 @@ pub async fn add_address(
     else {
         return Ok(to_login());
     };
-    let parsed = Address::parse([
-        &form.full_name,
-        &form.line1,
-        &form.line2,
-        &form.city,
-        &form.postcode,
-        &form.country,
-    ]);
+    let parsed = form.address.parse();
     let errors = match parsed {
         Ok(a) => {
             // Count and insert in one statement, so two tabs cannot pass the cap together.
@@ -89,13 +72,6 @@ pub async fn add_address(
         return Ok(to_login());
     };
     profile.errors = errors;
-    profile.form = AddressForm {
-        full_name: form.full_name,
-        line1: form.line1,
-        line2: form.line2,
-        city: form.city,
-        postcode: form.postcode,
-        country: form.country,
-    };
+    profile.form = form.address;
     page(StatusCode::OK, &profile)
 }

@@ -13,6 +13,7 @@
 
 pub mod add_address;
 pub mod delete_address;
+pub mod edit_address;
 pub mod link_account;
 pub mod link_provider;
 pub mod login;

@@ -7,7 +7,7 @@
 
 use crate::catalog::Catalogue;
 use crate::domain::account::PASSWORD_RULES;
-use crate::domain::address::{COUNTRIES, MAX_ADDRESSES, country_name};
+use crate::domain::address::{Address, COUNTRIES, MAX_ADDRESSES, country_name};
 use crate::error::AppError;
 use crate::oauth::{Provider, Providers};
 use crate::routes::layout::Layout;
@@ -25,15 +25,45 @@ pub struct AddressView {
     pub lines: Vec<String>,
 }
 
-/// What the add form shows again after a broken rule.
-#[derive(Default)]
+/// What an address form shows: what was typed (again after a broken rule), or the address being
+/// edited. Posted by the add and edit forms alike (`csrf` beside it).
+#[derive(Default, serde::Deserialize)]
 pub struct AddressForm {
+    #[serde(default)]
     pub full_name: String,
+    #[serde(default)]
     pub line1: String,
+    #[serde(default)]
     pub line2: String,
+    #[serde(default)]
     pub city: String,
+    #[serde(default)]
     pub postcode: String,
+    #[serde(default)]
     pub country: String,
+}
+
+impl AddressForm {
+    /// The country shown selected: the one typed, else the United Kingdom.
+    pub fn is_selected(&self, code: &str) -> bool {
+        if self.country.is_empty() {
+            code == "GB"
+        } else {
+            self.country == code
+        }
+    }
+
+    /// The address it makes, or the rules it breaks.
+    pub fn parse(&self) -> Result<Address, Vec<&'static str>> {
+        Address::parse([
+            &self.full_name,
+            &self.line1,
+            &self.line2,
+            &self.city,
+            &self.postcode,
+            &self.country,
+        ])
+    }
 }
 
 /// One provider's line under "Ways to log in".
@@ -73,6 +103,7 @@ impl Notice {
     pub fn parse(code: &str) -> Option<Self> {
         Some(match code {
             "added" => Self::ok("Address added.".to_owned()),
+            "updated" => Self::ok("Address updated.".to_owned()),
             "deleted" => Self::ok("Address removed.".to_owned()),
             "password-set" => Self::ok(
                 "Your password is set: you can now also log in with your username and password."
@@ -142,16 +173,6 @@ pub struct ProfilePage {
     pub notice: Option<Notice>,
     pub countries: &'static [(&'static str, &'static str)],
     pub can_add: bool,
-}
-
-impl ProfilePage {
-    pub fn is_selected(&self, code: &str) -> bool {
-        if self.form.country.is_empty() {
-            code == "GB"
-        } else {
-            self.form.country == code
-        }
-    }
 }
 
 /// Loads the profile of the visitor's account, or `None` when nobody is logged in.
@@ -279,6 +300,7 @@ mod tests {
     fn notices_are_fixed_phrases_for_known_codes_only() {
         for code in [
             "added",
+            "updated",
             "deleted",
             "password-set",
             "password-changed",
