@@ -31,10 +31,18 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// The open PostgreSQL transaction of a large source transaction, holding its first parts.
 struct Opened {
     tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    /// What the parts touched since the last recompute (each part is recomputed as it is applied,
+    /// so this never holds more than a part's keys, plus the keys for the notification).
     touched: Touched,
+    /// More keys changed than a notification can name: the commit notifies `{"all":true}`.
+    notify_all: bool,
     /// Row changes applied so far.
     rows: usize,
 }
+
+/// Past this many item keys a notification cannot name them all anyway (at least 4 bytes a key
+/// against `contracts::stock::MAX_NOTIFY_PAYLOAD`), so a large transaction stops collecting them.
+const NOTIFY_KEYS_MAX: usize = 2000;
 
 pub struct Replicator {
     pub source: mysql_async::Opts,
@@ -567,6 +575,7 @@ impl Replicator {
         let mut opened = Opened {
             tx: self.db.begin().await?,
             touched: Touched::default(),
+            notify_all: false,
             rows: 0,
         };
         let mut next = first;
@@ -577,6 +586,15 @@ impl Replicator {
                 .map(|c| (next.label.as_str(), c))
                 .collect();
             apply::apply_changes(&mut opened.tx, target, &labelled, &mut opened.touched).await?;
+            // Sums and SKU flags are worked out per part (later parts redo what they touch), so
+            // memory stays at a part's keys whatever the transaction's size.
+            apply::recompute(&mut opened.tx, &opened.touched).await?;
+            opened.touched.recount.clear();
+            opened.touched.skus.clear();
+            if opened.touched.items.len() > NOTIFY_KEYS_MAX {
+                opened.notify_all = true;
+                opened.touched.items.clear();
+            }
             opened.rows += next.changes.len();
             // Applied: the reader may cut the next part (its permit goes with this one).
             drop(next);
@@ -602,9 +620,9 @@ impl Replicator {
         opened: Option<Opened>,
     ) -> anyhow::Result<()> {
         let started = Instant::now();
-        let (mut tx, mut touched, parted) = match opened {
-            Some(o) => (o.tx, o.touched, o.rows),
-            None => (self.db.begin().await?, Touched::default(), 0),
+        let (mut tx, mut touched, notify_all, parted) = match opened {
+            Some(o) => (o.tx, o.touched, o.notify_all, o.rows),
+            None => (self.db.begin().await?, Touched::default(), false, 0),
         };
         let mut last: Option<Position> = None;
         // (position label, changes) of each source transaction, in commit order.
@@ -639,8 +657,8 @@ impl Replicator {
         let stopped: Vec<(&str, &binlog::TableStop)> =
             stops.iter().map(|(at, s)| (at.as_str(), s)).collect();
         tables::record_stops(&mut tx, &stopped).await?;
-        let notify = if !stops.is_empty() {
-            // Sellability of every item may have changed.
+        let notify = if !stops.is_empty() || notify_all {
+            // Sellability of every item may have changed, or more keys than a payload holds.
             Some(StockChanged::all())
         } else if !touched.items.is_empty() {
             let keys = touched

@@ -84,6 +84,13 @@ async fn a_large_transaction_is_seen_whole_or_not_at_all_and_logged_once() {
     // Item 1 (4 on hand) is there already.
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = watch(&bridge, stop.clone());
+    let mut listener = sqlx::postgres::PgListener::connect_with(&bridge.shop)
+        .await
+        .unwrap();
+    listener
+        .listen(contracts::stock::STOCK_CHANGED_CHANNEL)
+        .await
+        .unwrap();
 
     // One bulk import: 6,000 items and their levels (12,000 row changes) in one transaction.
     root.query_drop(format!(
@@ -99,6 +106,12 @@ async fn a_large_transaction_is_seen_whole_or_not_at_all_and_logged_once() {
         totals(&bridge).await == (total, ITEMS as i64 + 4)
     })
     .await;
+    // 6,000 keys do not fit a notification: the shop is told everything may have changed.
+    let told = tokio::time::timeout(WAIT, listener.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(told.payload(), r#"{"all":true}"#);
     // A stock-take that rewrites every level row.
     root.query_drop("UPDATE stock_levels SET quantity = quantity + 1")
         .await
