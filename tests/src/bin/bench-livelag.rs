@@ -10,7 +10,10 @@
 //! mirrors in PostgreSQL (`stock.levels`, committed in the same transaction as the item's
 //! `on_hand`) and in the replica the same way (every `--poll-us`, over TCP), and takes an update as
 //! visible when a poll's answer arrives holding its stamp or a later one. Lag = visible − the
-//! writer's acknowledgement. The source runs with the method's durability (`sync_binlog=1`,
+//! writer's acknowledgement. On two cores the bridge and the replica applying at once would slow
+//! each other, so by default each run has two windows: the bridge's (the replica stopped) and the
+//! replica's (the bridge stopped), each side caught up before its own; `--together` observes both
+//! in the same windows instead. The source runs with the method's durability (`sync_binlog=1`,
 //! `innodb_flush_log_at_trx_commit=1`, put back afterwards), the shop database with
 //! `synchronous_commit=on`. The rows' quantities are put back at the end. Nothing else may write
 //! those rows meanwhile (stop the stack's simulator). Figures and method: docs/BENCHMARKS.md.
@@ -55,6 +58,10 @@ struct Args {
     /// Leave out the native replica (the reference).
     #[arg(long)]
     no_replica: bool,
+    /// Observe the bridge and the replica in the same windows (both applying at once on the
+    /// same cores) instead of alternating windows, each side's while the other is stopped.
+    #[arg(long)]
+    together: bool,
 }
 
 /// Stamps start above any real quantity, so a row's old value never reads as an update seen.
@@ -142,9 +149,6 @@ async fn bench(args: &Args) -> anyhow::Result<()> {
         Some((server, url))
     };
 
-    // The legacy app's own account, in clear as the app connects today (TLS would only add to
-    // the writer's and the source's CPU on these two cores).
-    let writer = || tests::legacy::connect::opts(&env("LEGACY_MYSQL_APP_URL"), None);
     let mut app = mysql_async::Conn::new(writer()?).await?;
     let mut rows: Vec<(i64, i64)> = app
         .exec(
@@ -164,77 +168,32 @@ async fn bench(args: &Args) -> anyhow::Result<()> {
     let shop = db.connect("shop").await?;
     wait_caught_up(&shop, replica.as_ref().map(|(s, _)| s)).await?;
 
-    let mut results: Vec<(Lags, Option<Lags>)> = Vec::new();
+    let mut results: Vec<(Option<Lags>, Option<Lags>)> = Vec::new();
     let mut next = 0u64;
+    let pg_url = db.url("shop");
+    let replica_url = replica.as_ref().map(|(_, url)| url.as_str());
     for run in 0..args.runs {
-        let total = (args.warmup + args.seconds) * args.rate;
-        let measured_from = next + args.warmup * args.rate;
-        let stop = Arc::new(AtomicBool::new(false));
-        let poll = Duration::from_micros(args.poll_us);
-        let pg_observer = {
-            let (stop, keys, url) = (
-                stop.clone(),
-                ids.iter().map(i64::to_string).collect::<Vec<_>>(),
-                db.url("shop"),
-            );
-            tokio::spawn(async move { observe_postgres(&url, keys, poll, stop).await })
-        };
-        let replica_observer = replica.as_ref().map(|(_, url)| {
-            let (stop, ids, url) = (stop.clone(), ids.clone(), url.clone());
-            tokio::spawn(async move { observe_replica(&url, &ids, poll, stop).await })
-        });
-        let cpu_before = cpu_by_program();
-        let started = Instant::now() + Duration::from_millis(200);
-        let mut writers = Vec::new();
-        for w in 0..args.connections {
-            let (opts, ids, rate, c) = (writer()?, ids.clone(), args.rate, args.connections);
-            writers.push(tokio::spawn(async move {
-                write(opts, &ids, next, total, w, c, rate, started).await
-            }));
+        if args.together || replica.is_none() {
+            let (b, r) = window(args, &ids, &mut next, Some(&pg_url), replica_url, run).await?;
+            results.push((b, r));
+            continue;
         }
-        let mut acks: HashMap<u64, (Instant, Duration)> = HashMap::new();
-        for w in writers {
-            acks.extend(w.await??);
-        }
-        let cpu = cpu_spent(&cpu_before, &cpu_by_program());
-        tokio::time::sleep(GRACE).await;
-        stop.store(true, Ordering::Relaxed);
-        let seen_pg = pg_observer.await??;
-        let seen_replica = match replica_observer {
-            Some(o) => Some(o.await??),
-            None => None,
-        };
-        let window = next + total;
-        let lags =
-            |seen: &Vec<Vec<(i64, Instant)>>| lags(&acks, seen, ids.len(), measured_from..window);
-        let bridge_lags = lags(&seen_pg);
-        let replica_lags = seen_replica.as_ref().map(lags);
-        // The source's own commit time, for the record: acknowledgement − due time.
-        let mut commit_ms: Vec<f64> = (measured_from..window)
-            .filter_map(|s| acks.get(&s))
-            .map(|(_, late)| late.as_secs_f64() * 1000.0)
-            .collect();
-        commit_ms.sort_by(f64::total_cmp);
-        let commit_p99 = commit_ms
-            .get(commit_ms.len().saturating_sub(1) * 99 / 100)
-            .copied()
-            .unwrap_or(f64::NAN);
-        println!("run {run}: bridge    {}", bridge_lags.line());
-        if let Some(r) = &replica_lags {
-            println!("run {run}: replica   {}", r.line());
-        }
-        let shown: Vec<String> = cpu
-            .iter()
-            .filter(|(_, s)| **s >= 0.05)
-            .map(|(c, s)| format!("{c} {s:.1} s"))
-            .collect();
-        println!(
-            "run {run}: source ack − due time p99 {commit_p99:.2} ms; CPU over {} s: {}",
-            args.warmup + args.seconds,
-            shown.join(", ")
-        );
-        results.push((bridge_lags, replica_lags));
-        next = window;
+        // Alternating: the bridge measured while the replica is stopped, then the replica while
+        // the bridge is stopped; each catches up before its own window.
+        let (server, url) = replica.as_ref().context("replica")?;
+        sql_on(server, "STOP SLAVE").await?;
+        let (b, _) = window(args, &ids, &mut next, Some(&pg_url), None, run).await?;
+        sql_on(server, "START SLAVE").await?;
+        print_apply_metrics(&streaming, run).await?;
+        streaming.terminate(Duration::from_secs(10)).await?;
+        wait_caught_up(&shop, Some(server)).await?;
+        let (_, r) = window(args, &ids, &mut next, None, Some(url), run).await?;
+        streaming = bridge(&db)?;
+        streaming
+            .wait_for_log("binlog stream started", Duration::from_secs(60))
+            .await?;
+        wait_caught_up(&shop, Some(server)).await?;
+        results.push((b, r));
     }
 
     println!(
@@ -246,30 +205,25 @@ async fn bench(args: &Args) -> anyhow::Result<()> {
         args.connections,
         args.poll_us
     );
-    summarise("bridge ", results.iter().map(|(b, _)| b).collect());
+    println!(
+        "  ({})",
+        if args.together || replica.is_none() {
+            "both observed in the same windows"
+        } else {
+            "each observed in its own window while the other was stopped"
+        }
+    );
+    summarise(
+        "bridge ",
+        results.iter().filter_map(|(b, _)| b.as_ref()).collect(),
+    );
     summarise(
         "replica",
         results.iter().filter_map(|(_, r)| r.as_ref()).collect(),
     );
 
-    // Where the bridge's share goes: its own time per batch, from BEGIN to COMMIT returned.
-    let admin = streaming
-        .log
-        .iter()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["message"] == "bridge listening")
-        .and_then(|v| v["admin"].as_str().map(str::to_owned))
-        .context("the bridge's admin address")?;
-    let page = reqwest::get(format!("http://{admin}/metrics"))
-        .await?
-        .text()
-        .await?;
-    println!("bridge /metrics over all runs (warm-up included):");
-    for line in page.lines().filter(|l| {
-        l.starts_with("bridge_apply_batch_seconds")
-            || l.starts_with("bridge_transactions_applied_total")
-    }) {
-        println!("  {line}");
+    if args.together || replica.is_none() {
+        print_apply_metrics(&streaming, args.runs).await?;
     }
 
     for (id, quantity) in &rows {
@@ -296,6 +250,126 @@ fn summarise(name: &str, runs: Vec<&Lags>) {
         let mut v: Vec<f64> = runs.iter().map(|l| l.pct(p)).collect();
         println!("  {name} {label} {}", median_spread(&mut v, ms));
     }
+}
+
+/// One run's window: the writer for warm-up + measured seconds, the observer on each side given
+/// (PostgreSQL through the shop's URL, the replica through its URL); prints and returns each
+/// side's lags. `next` is the first stamp and moves past the window's.
+async fn window(
+    args: &Args,
+    ids: &[i64],
+    next: &mut u64,
+    postgres: Option<&str>,
+    replica: Option<&str>,
+    run: usize,
+) -> anyhow::Result<(Option<Lags>, Option<Lags>)> {
+    let total = (args.warmup + args.seconds) * args.rate;
+    let from = *next;
+    let measured_from = from + args.warmup * args.rate;
+    let stop = Arc::new(AtomicBool::new(false));
+    let poll = Duration::from_micros(args.poll_us);
+    let pg_observer = postgres.map(|url| {
+        let (stop, keys, url) = (
+            stop.clone(),
+            ids.iter().map(i64::to_string).collect::<Vec<_>>(),
+            url.to_owned(),
+        );
+        tokio::spawn(async move { observe_postgres(&url, keys, poll, stop).await })
+    });
+    let replica_observer = replica.map(|url| {
+        let (stop, ids, url) = (stop.clone(), ids.to_vec(), url.to_owned());
+        tokio::spawn(async move { observe_replica(&url, &ids, poll, stop).await })
+    });
+    let cpu_before = cpu_by_program();
+    let started = Instant::now() + Duration::from_millis(200);
+    let mut writers = Vec::new();
+    for w in 0..args.connections {
+        let (opts, ids, rate, c) = (writer()?, ids.to_vec(), args.rate, args.connections);
+        writers.push(tokio::spawn(async move {
+            write(opts, &ids, from, total, w, c, rate, started).await
+        }));
+    }
+    let mut acks: HashMap<u64, (Instant, Duration)> = HashMap::new();
+    for w in writers {
+        acks.extend(w.await??);
+    }
+    let cpu = cpu_spent(&cpu_before, &cpu_by_program());
+    tokio::time::sleep(GRACE).await;
+    stop.store(true, Ordering::Relaxed);
+    let end = from + total;
+    *next = end;
+    let lags = |seen: &Seen| lags(&acks, seen, ids.len(), measured_from..end);
+    let bridge_lags = match pg_observer {
+        Some(o) => Some(lags(&o.await??)),
+        None => None,
+    };
+    let replica_lags = match replica_observer {
+        Some(o) => Some(lags(&o.await??)),
+        None => None,
+    };
+    // The source's own commit time, for the record: acknowledgement − due time.
+    let mut commit_ms: Vec<f64> = (measured_from..end)
+        .filter_map(|s| acks.get(&s))
+        .map(|(_, late)| late.as_secs_f64() * 1000.0)
+        .collect();
+    commit_ms.sort_by(f64::total_cmp);
+    let commit_p99 = commit_ms
+        .get(commit_ms.len().saturating_sub(1) * 99 / 100)
+        .copied()
+        .unwrap_or(f64::NAN);
+    if let Some(b) = &bridge_lags {
+        println!("run {run}: bridge    {}", b.line());
+    }
+    if let Some(r) = &replica_lags {
+        println!("run {run}: replica   {}", r.line());
+    }
+    let shown: Vec<String> = cpu
+        .iter()
+        .filter(|(_, s)| **s >= 0.05)
+        .map(|(c, s)| format!("{c} {s:.1} s"))
+        .collect();
+    println!(
+        "run {run}: source ack − due time p99 {commit_p99:.2} ms; CPU over {} s: {}",
+        args.warmup + args.seconds,
+        shown.join(", ")
+    );
+    Ok((bridge_lags, replica_lags))
+}
+
+/// The legacy app's own account, in clear as the app connects today (TLS would only add to the
+/// writer's and the source's CPU on these two cores).
+fn writer() -> anyhow::Result<mysql_async::Opts> {
+    tests::legacy::connect::opts(&env("LEGACY_MYSQL_APP_URL"), None)
+}
+
+async fn sql_on(server: &tests::scratch_mariadb::ScratchMariaDb, sql: &str) -> anyhow::Result<()> {
+    let mut root = server.root().await?;
+    root.query_drop(sql).await?;
+    root.disconnect().await.ok();
+    Ok(())
+}
+
+/// Where the bridge's share goes: its own time per batch, from BEGIN to COMMIT returned, as its
+/// `/metrics` has it (warm-up included).
+async fn print_apply_metrics(bridge: &tests::stack::Running, run: usize) -> anyhow::Result<()> {
+    let admin = bridge
+        .log
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "bridge listening")
+        .and_then(|v| v["admin"].as_str().map(str::to_owned))
+        .context("the bridge's admin address")?;
+    let page = reqwest::get(format!("http://{admin}/metrics"))
+        .await?
+        .text()
+        .await?;
+    for line in page.lines().filter(|l| {
+        l.starts_with("bridge_apply_batch_seconds")
+            || l.starts_with("bridge_transactions_applied_total")
+    }) {
+        println!("run {run}: bridge /metrics {line}");
+    }
+    Ok(())
 }
 
 /// Waits (bounded) until the bridge's checkpoint and the replica have both reached the source's
