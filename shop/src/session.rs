@@ -53,6 +53,14 @@ impl Visitor {
         self.session.as_ref().and_then(|s| s.basket_id)
     }
 
+    /// The logged-in customer's account, if any.
+    pub fn account_id(&self) -> Option<i64> {
+        self.session
+            .as_ref()
+            .and_then(|s| s.account.as_ref())
+            .map(|(id, _)| *id)
+    }
+
     pub fn username(&self) -> Option<&str> {
         self.session
             .as_ref()

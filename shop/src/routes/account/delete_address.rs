@@ -24,12 +24,7 @@ pub async fn delete_address(
     axum::Form(form): axum::Form<DeleteAddress>,
 ) -> Result<Response, AppError> {
     check_csrf(&visitor, &form.csrf, &headers)?;
-    let Some(account_id) = visitor
-        .session
-        .as_ref()
-        .and_then(|s| s.account.as_ref())
-        .map(|(id, _)| *id)
-    else {
+    let Some(account_id) = visitor.account_id() else {
         return Ok(to_login());
     };
     let address_id: i64 = form

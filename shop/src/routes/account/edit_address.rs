@@ -36,14 +36,6 @@ pub struct EditedAddress {
     csrf: String,
 }
 
-fn account_of(visitor: &Visitor) -> Option<i64> {
-    visitor
-        .session
-        .as_ref()
-        .and_then(|s| s.account.as_ref())
-        .map(|(id, _)| *id)
-}
-
 async fn edit_page(
     db: &PgPool,
     catalogue: &Catalogue,
@@ -72,7 +64,7 @@ pub async fn show_edit_address(
     visitor: Visitor,
     Path(address_id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let Some(account_id) = account_of(&visitor) else {
+    let Some(account_id) = visitor.account_id() else {
         return Ok(to_login());
     };
     let row = sqlx::query!(
@@ -104,7 +96,7 @@ pub async fn update_address(
     axum::Form(form): axum::Form<EditedAddress>,
 ) -> Result<Response, AppError> {
     check_csrf(&visitor, &form.csrf, &headers)?;
-    let Some(account_id) = account_of(&visitor) else {
+    let Some(account_id) = visitor.account_id() else {
         return Ok(to_login());
     };
     let address = match form.address.parse() {
