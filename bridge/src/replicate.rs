@@ -204,11 +204,11 @@ impl Replicator {
         let result = tokio::try_join!(reader, applier, freshness).map(drop);
         session_stop.cancel();
         if let Err(e) = &result {
-            // The next session finds no finished snapshot and takes a fresh one.
+            // A purged binlog: the next session finds no finished snapshot and takes a fresh one.
+            // A replaced table: the next session snapshots it alone.
             if binlog_purged(e) {
                 self.mark_for_resnapshot(&format!("{e:#}")).await?;
             } else if let Some(ddl) = e.downcast_ref::<binlog::ResnapshotNeeded>() {
-                // The next session snapshots these tables alone; the others stream on.
                 tracing::warn!(
                     tables = ?ddl.tables,
                     reason = %ddl.reason,

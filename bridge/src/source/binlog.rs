@@ -333,9 +333,7 @@ pub async fn read(
                         changes: std::mem::take(&mut txn.changes),
                         permit,
                     };
-                    tx.send(Item::Part(part))
-                        .await
-                        .map_err(|_| anyhow::anyhow!("applier stopped"))?;
+                    hand_over(&tx, Item::Part(part)).await?;
                 }
             }
             Some(EventData::XidEvent(_)) => {
@@ -372,14 +370,7 @@ pub async fn read(
                             gtid_state.advance(gtid);
                         }
                         tracing::warn!(position = %at(), changes = txn.changes.len(), "a source transaction ended in ROLLBACK: none of its changes applied");
-                        let passed = Position {
-                            file: file.clone(),
-                            pos: end,
-                            gtid: gtid_state.render(),
-                        };
-                        tx.send(Item::Progress(passed))
-                            .await
-                            .map_err(|_| anyhow::anyhow!("applier stopped"))?;
+                        hand_over(&tx, Item::Progress(here(&file, end, &gtid_state))).await?;
                     }
                     offsets_trusted = true;
                 } else if trimmed.eq_ignore_ascii_case("COMMIT")
@@ -446,20 +437,30 @@ async fn finish(
     if let Some(gtid) = &txn.gtid {
         gtid_state.advance(gtid);
     }
-    let end = Position {
-        file: file.to_owned(),
-        pos: end,
-        gtid: gtid_state.render(),
-    };
+    let end = here(file, end, gtid_state);
     let item = Item::Transaction(SourceTransaction {
         gtid: txn.gtid,
         end,
         changes: txn.changes,
         stops: txn.stops,
     });
+    hand_over(tx, item).await
+}
+
+/// Sends `item` to the applier, waiting while it is behind (the bounded channel).
+async fn hand_over(tx: &mpsc::Sender<Item>, item: Item) -> anyhow::Result<()> {
     tx.send(item)
         .await
         .map_err(|_| anyhow::anyhow!("applier stopped"))
+}
+
+/// The stream's position at `pos` of `file`, with the GTID state there.
+fn here(file: &str, pos: u64, gtid_state: &GtidState) -> Position {
+    Position {
+        file: file.to_owned(),
+        pos,
+        gtid: gtid_state.render(),
+    }
 }
 
 /// Stops following `table` from this transaction on, loudly.
@@ -520,11 +521,7 @@ fn sql_type_name(column_type: ColumnType) -> &'static str {
 
 /// Progress outside transactions is advisory: dropped when the channel is full.
 fn send_progress(tx: &mpsc::Sender<Item>, file: &str, pos: u64, gtid_state: &GtidState) {
-    let _ = tx.try_send(Item::Progress(Position {
-        file: file.to_owned(),
-        pos,
-        gtid: gtid_state.render(),
-    }));
+    let _ = tx.try_send(Item::Progress(here(file, pos, gtid_state)));
 }
 
 fn column_names(tme: &mysql_async::binlog::events::TableMapEvent<'_>) -> Option<Arc<[String]>> {
