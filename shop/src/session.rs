@@ -6,7 +6,9 @@
 //! deleted) is treated as no cookie at all. Each session has a synchronizer CSRF token that every
 //! POST form carries and that is compared in constant time.
 //!
-//! This module must not render pages or know about baskets beyond the session's `basket_id`.
+//! This module must not render pages or know about baskets beyond the session's `basket_id` and the
+//! number of units in it, which the page header shows and which is read with the session in one
+//! round trip (a page view with a session costs one query, not two).
 
 use crate::error::AppError;
 use crate::state::Site;
@@ -34,6 +36,9 @@ pub struct Session {
     pub id_hash: Vec<u8>,
     pub csrf_token: String,
     pub basket_id: Option<i64>,
+    /// Units in the basket when the request began (the header's count). Every change to the basket
+    /// answers with a redirect, so a page never shows a count older than its own request.
+    pub basket_units: i64,
     /// The logged-in account: (id, username).
     pub account: Option<(i64, String)>,
 }
@@ -51,6 +56,11 @@ impl Visitor {
 
     pub fn basket_id(&self) -> Option<i64> {
         self.session.as_ref().and_then(|s| s.basket_id)
+    }
+
+    /// Units in the visitor's basket as the request began (0 without a session or basket).
+    pub fn basket_units(&self) -> i64 {
+        self.session.as_ref().map_or(0, |s| s.basket_units)
     }
 
     /// The logged-in customer's account, if any.
@@ -129,6 +139,7 @@ pub async fn create(
             id_hash,
             csrf_token,
             basket_id,
+            basket_units: 0,
             account,
         },
     })
@@ -208,7 +219,9 @@ where
                  UPDATE shop.sessions SET last_seen_at = now()
                  WHERE id_hash = $1 AND last_seen_at < now() - interval '60 seconds')
                SELECT s.csrf_token, s.basket_id, s.account_id,
-                 (SELECT username FROM shop.accounts a WHERE a.account_id = s.account_id) AS "username?"
+                 (SELECT username FROM shop.accounts a WHERE a.account_id = s.account_id) AS "username?",
+                 (SELECT coalesce(sum(quantity), 0)::int8 FROM shop.basket_lines l
+                  WHERE l.basket_id = s.basket_id) AS "basket_units!"
                FROM shop.sessions s WHERE s.id_hash = $1"#,
             &id_hash
         )
@@ -219,6 +232,7 @@ where
                 id_hash,
                 csrf_token: r.csrf_token,
                 basket_id: r.basket_id,
+                basket_units: r.basket_units,
                 account: r.account_id.zip(r.username),
             }),
         };
@@ -296,6 +310,7 @@ mod tests {
                 id_hash: vec![0; 32],
                 csrf_token: "right".to_owned(),
                 basket_id: None,
+                basket_units: 0,
                 account: None,
             }),
         };

@@ -4,10 +4,8 @@
 //! ([`Layout::set_visitor`]) and never cached.
 
 use crate::catalog::{Catalogue, CategoryLink};
-use crate::db::basket;
 use crate::domain::stock::Lag;
 use crate::session::Visitor;
-use sqlx::PgPool;
 use std::sync::Arc;
 
 pub struct Layout {
@@ -58,15 +56,12 @@ impl Layout {
         }
     }
 
-    /// Adds the visitor's basket count and CSRF token (nothing without a session).
-    pub async fn set_visitor(&mut self, db: &PgPool, visitor: &Visitor) -> sqlx::Result<()> {
+    /// Adds the visitor's basket count, name and CSRF token (nothing without a session), all read
+    /// with the session itself.
+    pub fn set_visitor(&mut self, visitor: &Visitor) {
         self.csrf = visitor.csrf_token().unwrap_or_default().to_owned();
         self.username = visitor.username().map(str::to_owned);
-        self.basket_count = match visitor.basket_id() {
-            Some(id) => basket::count(db, id).await?,
-            None => 0,
-        };
-        Ok(())
+        self.basket_count = visitor.basket_units();
     }
 
     pub fn is_current(&self, slug: &str) -> bool {

@@ -37,7 +37,6 @@ pub struct EditedAddress {
 }
 
 async fn edit_page(
-    db: &PgPool,
     catalogue: &Catalogue,
     visitor: &Visitor,
     address_id: i64,
@@ -45,7 +44,7 @@ async fn edit_page(
     errors: Vec<&'static str>,
 ) -> Result<Response, AppError> {
     let (mut layout, _) = Layout::load(catalogue).await?;
-    layout.set_visitor(db, visitor).await?;
+    layout.set_visitor(visitor);
     page(
         StatusCode::OK,
         &EditAddressPage {
@@ -84,7 +83,7 @@ pub async fn show_edit_address(
         postcode: row.postcode,
         country: row.country,
     };
-    edit_page(&db, &catalogue, &visitor, address_id, form, Vec::new()).await
+    edit_page(&catalogue, &visitor, address_id, form, Vec::new()).await
 }
 
 pub async fn update_address(
@@ -112,7 +111,7 @@ pub async fn update_address(
             if owned.is_none() {
                 return Err(AppError::NotFound);
             }
-            return edit_page(&db, &catalogue, &visitor, address_id, form.address, errors).await;
+            return edit_page(&catalogue, &visitor, address_id, form.address, errors).await;
         }
     };
     let updated = sqlx::query!(

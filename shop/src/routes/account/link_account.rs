@@ -34,7 +34,6 @@ struct LinkPage {
 }
 
 async fn render(
-    db: &PgPool,
     catalogue: &Catalogue,
     visitor: &Visitor,
     pending: &Pending,
@@ -42,7 +41,7 @@ async fn render(
     error: Option<&'static str>,
 ) -> Result<Response, AppError> {
     let (mut layout, _) = Layout::load(catalogue).await?;
-    layout.set_visitor(db, visitor).await?;
+    layout.set_visitor(visitor);
     page(
         StatusCode::OK,
         &LinkPage {
@@ -67,7 +66,7 @@ pub async fn show_link(
     let Some(pending) = waiting(&db, &visitor).await? else {
         return Ok(Redirect::to("/login").into_response());
     };
-    render(&db, &catalogue, &visitor, &pending, String::new(), None).await
+    render(&catalogue, &visitor, &pending, String::new(), None).await
 }
 
 #[derive(serde::Deserialize)]
@@ -117,15 +116,7 @@ pub async fn link_account(
     .check(&form.username, form.password)
     .await?;
     let Some(account) = proven else {
-        return render(
-            &db,
-            &catalogue,
-            &visitor,
-            &pending,
-            form.username,
-            Some(WRONG),
-        )
-        .await;
+        return render(&catalogue, &visitor, &pending, form.username, Some(WRONG)).await;
     };
     let mut tx = db.begin().await?;
     link::link(&mut tx, &pending.identity, account.0).await?;

@@ -90,14 +90,13 @@ impl ProviderProblem {
 }
 
 pub async fn show_login(
-    State(db): State<PgPool>,
     State(catalogue): State<Arc<Catalogue>>,
     State(providers): State<Arc<Providers>>,
     visitor: Visitor,
     params: QueryParams,
 ) -> Result<Response, AppError> {
     let (mut layout, _) = Layout::load(&catalogue).await?;
-    layout.set_visitor(&db, &visitor).await?;
+    layout.set_visitor(&visitor);
     page(
         StatusCode::OK,
         &LoginPage {
@@ -197,7 +196,7 @@ pub async fn log_in(
     .await?;
     let (mut layout, _) = Layout::load(&catalogue).await?;
     let Some((account_id, username)) = account else {
-        layout.set_visitor(&db, &visitor).await?;
+        layout.set_visitor(&visitor);
         return page(
             StatusCode::OK,
             &LoginPage {

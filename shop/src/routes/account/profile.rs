@@ -248,7 +248,7 @@ pub async fn load(
         })
         .collect();
     let (mut layout, _) = Layout::load(catalogue).await?;
-    layout.set_visitor(db, visitor).await?;
+    layout.set_visitor(visitor);
     let can_add = i64::try_from(addresses.len()).unwrap_or(i64::MAX) < MAX_ADDRESSES;
     Ok(Some(ProfilePage {
         layout,

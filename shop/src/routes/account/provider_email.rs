@@ -30,7 +30,6 @@ struct EmailPage {
 }
 
 async fn render(
-    db: &PgPool,
     catalogue: &Catalogue,
     visitor: &Visitor,
     pending: &Pending,
@@ -38,7 +37,7 @@ async fn render(
     error: Option<&'static str>,
 ) -> Result<Response, AppError> {
     let (mut layout, _) = Layout::load(catalogue).await?;
-    layout.set_visitor(db, visitor).await?;
+    layout.set_visitor(visitor);
     page(
         StatusCode::OK,
         &EmailPage {
@@ -62,7 +61,7 @@ pub async fn show_email_form(
     let Some(pending) = waiting(&db, &visitor).await? else {
         return Ok(Redirect::to("/login").into_response());
     };
-    render(&db, &catalogue, &visitor, &pending, String::new(), None).await
+    render(&catalogue, &visitor, &pending, String::new(), None).await
 }
 
 #[derive(serde::Deserialize)]
@@ -88,15 +87,7 @@ pub async fn submit_email(
     let email = match parse_email(&form.email) {
         Ok(email) => email,
         Err(reason) => {
-            return render(
-                &db,
-                &catalogue,
-                &visitor,
-                &pending,
-                form.email,
-                Some(reason),
-            )
-            .await;
+            return render(&catalogue, &visitor, &pending, form.email, Some(reason)).await;
         }
     };
     let mut identity = pending.identity;

@@ -37,14 +37,13 @@ struct RegisterPage {
 }
 
 pub async fn show_register(
-    State(db): State<PgPool>,
     State(catalogue): State<Arc<Catalogue>>,
     State(providers): State<Arc<Providers>>,
     visitor: Visitor,
     params: QueryParams,
 ) -> Result<Response, AppError> {
     let (mut layout, _) = Layout::load(&catalogue).await?;
-    layout.set_visitor(&db, &visitor).await?;
+    layout.set_visitor(&visitor);
     page(
         StatusCode::OK,
         &RegisterPage {
@@ -124,7 +123,7 @@ pub async fn register(
             None => errors.push("That username is taken. Please choose another."),
         }
     }
-    layout.set_visitor(&db, &visitor).await?;
+    layout.set_visitor(&visitor);
     page(
         StatusCode::OK,
         &RegisterPage {

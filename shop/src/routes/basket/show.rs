@@ -109,7 +109,7 @@ pub async fn show_basket(
     params: QueryParams,
 ) -> Result<Response, AppError> {
     let (mut layout, _) = Layout::load(&catalogue).await?;
-    layout.set_visitor(&db, &visitor).await?;
+    layout.set_visitor(&visitor);
     let rows = match visitor.basket_id() {
         Some(id) => basket::lines(&db, id).await?,
         None => Vec::new(),

@@ -12,7 +12,6 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use sqlx::PgPool;
 use std::sync::Arc;
 
 #[derive(Template)]
@@ -27,14 +26,13 @@ struct CategoryPage {
 
 pub async fn show_category(
     State(catalogue): State<Arc<Catalogue>>,
-    State(db): State<PgPool>,
     visitor: Visitor,
     State(site): State<Arc<Site>>,
     PathText(slug): PathText,
     params: QueryParams,
 ) -> Result<Response, AppError> {
     let (mut layout, lag) = Layout::load(&catalogue).await?;
-    layout.set_visitor(&db, &visitor).await?;
+    layout.set_visitor(&visitor);
     let name = layout
         .categories
         .iter()

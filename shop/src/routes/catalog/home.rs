@@ -11,7 +11,6 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use sqlx::PgPool;
 use std::sync::Arc;
 
 #[derive(Template)]
@@ -25,13 +24,12 @@ struct HomePage {
 
 pub async fn show_home(
     State(catalogue): State<Arc<Catalogue>>,
-    State(db): State<PgPool>,
     visitor: Visitor,
     State(site): State<Arc<Site>>,
     params: QueryParams,
 ) -> Result<Response, AppError> {
     let (mut layout, lag) = Layout::load(&catalogue).await?;
-    layout.set_visitor(&db, &visitor).await?;
+    layout.set_visitor(&visitor);
     let hats = catalogue.list(&ListKey::All).await?;
     let link = PagerLink {
         base: "/",

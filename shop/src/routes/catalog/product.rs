@@ -16,7 +16,6 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use sqlx::PgPool;
 use std::sync::Arc;
 
 /// The stock line of a product page, as rendered and as pushed to open pages.
@@ -86,14 +85,13 @@ struct ProductPage {
 pub async fn show_product(
     State(catalogue): State<Arc<Catalogue>>,
     State(site): State<Arc<Site>>,
-    State(db): State<PgPool>,
     visitor: Visitor,
     PathText(item_key): PathText,
 ) -> Result<Response, AppError> {
     let product = catalogue.product(&item_key).await?;
     let product = product.as_ref().as_ref().ok_or(AppError::NotFound)?;
     let (mut layout, lag) = Layout::load(&catalogue).await?;
-    layout.set_visitor(&db, &visitor).await?;
+    layout.set_visitor(&visitor);
     let category = product.category.as_ref().and_then(|name| {
         layout
             .categories

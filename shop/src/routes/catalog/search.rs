@@ -13,7 +13,6 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use sqlx::PgPool;
 use std::sync::Arc;
 
 #[derive(Template)]
@@ -29,13 +28,12 @@ struct SearchPage {
 
 pub async fn show_search(
     State(catalogue): State<Arc<Catalogue>>,
-    State(db): State<PgPool>,
     visitor: Visitor,
     State(site): State<Arc<Site>>,
     params: QueryParams,
 ) -> Result<Response, AppError> {
     let (mut layout, lag) = Layout::load(&catalogue).await?;
-    layout.set_visitor(&db, &visitor).await?;
+    layout.set_visitor(&visitor);
     let query = params.get("q").and_then(SearchQuery::parse);
     let hats = match &query {
         Some(q) => catalogue.list(&ListKey::Search(q.clone())).await?,

@@ -9,7 +9,6 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use sqlx::PgPool;
 use std::sync::Arc;
 
 #[derive(Template)]
@@ -20,9 +19,8 @@ struct ContactPage {
 
 pub async fn show_contact(
     State(catalogue): State<Arc<Catalogue>>,
-    State(db): State<PgPool>,
     visitor: Visitor,
 ) -> Result<Response, AppError> {
-    let layout = super::layout(&catalogue, &db, &visitor).await;
+    let layout = super::layout(&catalogue, &visitor).await;
     page(StatusCode::OK, &ContactPage { layout })
 }

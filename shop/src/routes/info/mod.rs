@@ -9,18 +9,13 @@ pub mod returns;
 use crate::catalog::Catalogue;
 use crate::routes::layout::Layout;
 use crate::session::Visitor;
-use sqlx::PgPool;
 
-async fn layout(catalogue: &Catalogue, db: &PgPool, visitor: &Visitor) -> Layout {
-    let loaded = match Layout::load(catalogue).await {
-        Ok((mut layout, _)) => match layout.set_visitor(db, visitor).await {
-            Ok(()) => Ok(layout),
-            Err(e) => Err(anyhow::Error::from(e)),
-        },
-        Err(e) => Err(e),
-    };
-    match loaded {
-        Ok(layout) => layout,
+async fn layout(catalogue: &Catalogue, visitor: &Visitor) -> Layout {
+    match Layout::load(catalogue).await {
+        Ok((mut layout, _)) => {
+            layout.set_visitor(visitor);
+            layout
+        }
         Err(e) => {
             tracing::warn!(
                 error = format!("{e:#}"),
