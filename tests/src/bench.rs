@@ -1,34 +1,81 @@
 //! What the bridge benchmarks share: a bridge process on a shop database of the benchmark's own, a
-//! native MariaDB replica of the stack's legacy database (the reference), GTID arithmetic, CPU
-//! seconds by program, and the median-and-spread summary DESIGN §6 asks for.
+//! native MariaDB replica of a legacy source (the reference), GTID arithmetic, CPU seconds by
+//! program, and the median-and-spread summary DESIGN §6 asks for. The generated legacy dataset is
+//! [`dataset`]'s, the stated catch-up backlog [`backlog`]'s.
+
+pub mod backlog;
+pub mod dataset;
 
 use crate::scratch_mariadb::ScratchMariaDb;
 use crate::stack::{Running, ShopDatabase, env};
 use anyhow::Context;
 use mysql_async::prelude::Queryable;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 pub const MAPPING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../bridge/mappings/demo.toml");
 
+/// A legacy MariaDB a benchmark's bridge and native replica read from: the stack's legacy
+/// database, or a scratch server of the benchmark's own.
+pub struct LegacySource {
+    /// Where root logs in (the consistent dump that seeds a replica is taken here).
+    pub socket: PathBuf,
+    /// An account with the bridge's grants (replication and SELECT on `legacy.*`), as a
+    /// `mysql://user:password@host:port/legacy` URL; a native replica uses it too.
+    pub url: String,
+    /// The CA the source's certificate is checked against; `None`: plain TCP (a scratch server
+    /// has no certificate).
+    pub tls_ca: Option<String>,
+}
+
+impl LegacySource {
+    /// The stack's legacy database, over TLS.
+    pub fn stack() -> Self {
+        Self {
+            socket: env("LEGACY_MYSQL_SOCKET").into(),
+            url: env("LEGACY_MYSQL_URL"),
+            tls_ca: Some(env("LEGACY_MYSQL_CA")),
+        }
+    }
+
+    /// A scratch server, through the account `url` names.
+    pub fn scratch(server: &ScratchMariaDb, url: String) -> Self {
+        Self {
+            socket: server.socket(),
+            url,
+            tls_ca: None,
+        }
+    }
+}
+
 /// A bridge streaming from the stack's legacy database into `db` (no pictures: no S3 work).
 pub fn bridge(db: &ShopDatabase) -> anyhow::Result<Running> {
+    bridge_from(db, &LegacySource::stack(), "3131")
+}
+
+/// A bridge streaming from `source` into `db` as replica `server_id` (no pictures: no S3 work).
+pub fn bridge_from(
+    db: &ShopDatabase,
+    source: &LegacySource,
+    server_id: &str,
+) -> anyhow::Result<Running> {
     let target = db.url("bridge");
-    let (source, ca) = (env("LEGACY_MYSQL_URL"), env("LEGACY_MYSQL_CA"));
-    Running::spawn(
-        "bridge",
-        &["run"],
-        &[
-            ("FUNNYHAT_ADMIN__LISTEN", "127.0.0.1:0"),
-            ("FUNNYHAT_SOURCE__URL", &source),
-            ("FUNNYHAT_SOURCE__FLAVOUR", "mariadb"),
-            ("FUNNYHAT_SOURCE__SERVER_ID", "3131"),
-            ("FUNNYHAT_SOURCE__TLS_CA", &ca),
-            ("FUNNYHAT_SOURCE__MAPPING", MAPPING),
-            ("FUNNYHAT_TARGET__URL", &target),
-            ("FUNNYHAT_LOG__FORMAT", "json"),
-            ("FUNNYHAT_LOG__FILTER", "warn,bridge=info"),
-        ],
-    )
+    let mut envs = vec![
+        ("FUNNYHAT_ADMIN__LISTEN", "127.0.0.1:0"),
+        ("FUNNYHAT_SOURCE__URL", source.url.as_str()),
+        ("FUNNYHAT_SOURCE__FLAVOUR", "mariadb"),
+        ("FUNNYHAT_SOURCE__SERVER_ID", server_id),
+    ];
+    if let Some(ca) = &source.tls_ca {
+        envs.push(("FUNNYHAT_SOURCE__TLS_CA", ca));
+    }
+    envs.extend([
+        ("FUNNYHAT_SOURCE__MAPPING", MAPPING),
+        ("FUNNYHAT_TARGET__URL", &target),
+        ("FUNNYHAT_LOG__FORMAT", "json"),
+        ("FUNNYHAT_LOG__FILTER", "warn,bridge=info"),
+    ]);
+    Running::spawn("bridge", &["run"], &envs)
 }
 
 /// A shop database with the method's durability: the stack's PostgreSQL defaults to
@@ -62,10 +109,16 @@ pub async fn legacy_admin() -> anyhow::Result<mysql_async::Conn> {
     .await?)
 }
 
-/// A native replica of the legacy database as it is now: a scratch MariaDB with the method's
-/// durability (redo log flushed at every commit), loaded from a consistent dump that carries its
-/// GTID position, pointed at the stack's server over TLS and left stopped (`START SLAVE` starts it).
+/// A native replica of the stack's legacy database as it is now (see [`seed_replica_of`]).
 pub async fn seed_replica() -> anyhow::Result<ScratchMariaDb> {
+    seed_replica_of(&LegacySource::stack()).await
+}
+
+/// A native replica of `source` as it is now: a scratch MariaDB with the method's durability (redo
+/// log flushed at every commit), loaded from a consistent dump that carries its GTID position,
+/// pointed at the source through `source`'s account (over TLS if it has a CA) and left stopped
+/// (`START SLAVE` starts it).
+pub async fn seed_replica_of(source: &LegacySource) -> anyhow::Result<ScratchMariaDb> {
     let server = ScratchMariaDb::start(&[
         "--server-id=3132",
         "--max-allowed-packet=1G",
@@ -83,7 +136,7 @@ pub async fn seed_replica() -> anyhow::Result<ScratchMariaDb> {
             "legacy",
             "--user=root",
         ])
-        .arg(format!("--socket={}", env("LEGACY_MYSQL_SOCKET")))
+        .arg(format!("--socket={}", source.socket.display()))
         .output()
         .await
         .context("mariadb-dump")?;
@@ -110,17 +163,21 @@ pub async fn seed_replica() -> anyhow::Result<ScratchMariaDb> {
         "loading the dump: {}",
         String::from_utf8_lossy(&loaded.stderr)
     );
-    // The stack's bridge user has REPLICATION SLAVE; the server takes it over TLS only.
-    let source = mysql_async::Opts::from_url(&env("LEGACY_MYSQL_URL"))?;
+    // The bridge's account has REPLICATION SLAVE; the stack's server takes it over TLS only.
+    let account = mysql_async::Opts::from_url(&source.url)?;
+    let tls = match &source.tls_ca {
+        Some(ca) => format!(", MASTER_SSL=1, MASTER_SSL_CA='{ca}'"),
+        None => String::new(),
+    };
+    // CHANGE MASTER cannot be prepared; the values are the stack's or the benchmark's own.
     let mut root = server.root().await?;
     root.query_drop(format!(
         "CHANGE MASTER TO MASTER_HOST='{}', MASTER_PORT={}, MASTER_USER='{}', \
-         MASTER_PASSWORD='{}', MASTER_SSL=1, MASTER_SSL_CA='{}', MASTER_USE_GTID=slave_pos",
-        source.ip_or_hostname(),
-        source.tcp_port(),
-        source.user().unwrap_or_default(),
-        source.pass().unwrap_or_default(),
-        env("LEGACY_MYSQL_CA")
+         MASTER_PASSWORD='{}'{tls}, MASTER_USE_GTID=slave_pos",
+        account.ip_or_hostname(),
+        account.tcp_port(),
+        account.user().unwrap_or_default(),
+        account.pass().unwrap_or_default(),
     ))
     .await?;
     root.disconnect().await.ok();

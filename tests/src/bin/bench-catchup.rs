@@ -1,29 +1,70 @@
-//! `bench-catchup`: how fast the bridge applies a backlog, beside a native MariaDB replica applying
-//! the same backlog. A bridge snapshots into a fresh database and stops; a native replica is
-//! seeded with a consistent dump of the legacy database at the same moment and stopped; the
-//! simulator then writes `--transactions` stock transactions to the legacy database; a new bridge
-//! process starts and the time until its checkpoint reaches the source's GTID is taken; then the
-//! replica is started and timed the same way. Prints row changes applied per second (from the
-//! bridge's change log) and the CPU seconds each program spent during the bridge's catch-up.
-//! Runs against the local stack (`eval "$(deploy/local/env)"` first). Figures and method:
-//! docs/BENCHMARKS.md.
+//! `bench-catchup`: how fast the bridge applies a backlog that is already in the binlog, beside a
+//! native MariaDB replica applying the same backlog. Per run: a bridge snapshots the source into a
+//! fresh shop database (`synchronous_commit = on`) and stops; a native replica is seeded with a
+//! consistent dump of the source at that moment (its GTID position included) and left stopped;
+//! the backlog is written; a new bridge process starts and is timed until its `stock.checkpoint`
+//! reaches the source's `@@gtid_binlog_pos`; then the replica's `START SLAVE` is timed until its
+//! `@@gtid_slave_pos` reaches the same GTID. Prints row changes applied per second (counted from
+//! the bridge's change log) and the CPU seconds each program spent during the bridge's catch-up.
+//!
+//! Two backlogs (`--backlog`):
+//! - `stated` (the default; the method's): `--changes` row changes (1,000,000) in transactions of
+//!   1–10 rows (uniform, mean 5.5, so about 182,000 transactions): 70 % single-row updates of a
+//!   level row's quantity, 20 % updates of an item's price and name, 10 % level rows inserted or
+//!   deleted (see `tests::bench::backlog`). The source is a scratch MariaDB made afresh for every
+//!   run (row binlog, `sync_binlog=1`, `innodb_flush_log_at_trx_commit=1`) with a generated
+//!   catalogue: `--items` items (100,000) with three `stock_levels` rows each, the demo's
+//!   categories and locations, a small JPEG on every `--picture-every`th item (25th); see
+//!   `tests::bench::dataset`. `--writers` connections (8) write the backlog as fast as the source
+//!   takes them, each owning the items whose id mod `--writers` is its number; one seed, so every
+//!   run writes the same row changes into the same dataset.
+//! - `simulator`: the stock-staff simulator writes `--transactions` transactions (2,000/s
+//!   offered, 16 in flight) into the stack's legacy database; the bridge reads it over TLS.
+//!
+//! Runs against the local stack's PostgreSQL (`eval "$(deploy/local/env)"` first). Figures and
+//! method: docs/BENCHMARKS.md.
 
 use anyhow::Context;
 use clap::Parser;
 use mysql_async::prelude::Queryable;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+use tests::bench::backlog::{self, Stated, Written};
+use tests::bench::dataset::{Catalogue, legacy_source};
 use tests::bench::{
-    bridge, cpu_by_program, cpu_spent, durable_shop_database, gtid_seq, legacy_admin,
-    median_spread, seed_replica,
+    LegacySource, bridge_from, cpu_by_program, cpu_spent, durable_shop_database, gtid_seq,
+    legacy_admin, median_spread, seed_replica_of,
 };
 use tests::legacy::simulate::{Rate, SimulateOptions};
 use tests::scratch_mariadb::ScratchMariaDb;
-use tests::stack::env;
+use tests::stack::{ShopDatabase, env};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Backlog {
+    /// The method's mix, written into a scratch source.
+    Stated,
+    /// The stock-staff simulator's, written into the stack's legacy database.
+    Simulator,
+}
 
 #[derive(Parser)]
 struct Args {
-    /// Source transactions in the backlog.
+    /// Which backlog to catch up on.
+    #[arg(long, value_enum, default_value_t = Backlog::Stated)]
+    backlog: Backlog,
+    /// Row changes in the stated backlog.
+    #[arg(long, default_value_t = 1_000_000)]
+    changes: u64,
+    /// Items in the stated backlog's scratch source (three stock_levels rows each).
+    #[arg(long, default_value_t = 100_000)]
+    items: u64,
+    /// Every Nth item of the scratch source has a small JPEG picture (the others none).
+    #[arg(long, default_value_t = 25)]
+    picture_every: u64,
+    /// Connections writing the stated backlog at once.
+    #[arg(long, default_value_t = 8)]
+    writers: usize,
+    /// Source transactions in the simulator backlog.
     #[arg(long, default_value_t = 5000)]
     transactions: u64,
     /// Repetitions (median and spread are printed).
@@ -39,6 +80,12 @@ struct Args {
 }
 
 const LIMIT: Duration = Duration::from_secs(900);
+/// The first bridge's snapshot (the simulator's demo data takes seconds, 100,000 items tens).
+const SNAPSHOT_LIMIT: Duration = Duration::from_secs(600);
+/// The method's durability for the scratch source.
+const SOURCE_DURABILITY: [&str; 2] = ["--sync-binlog=1", "--innodb-flush-log-at-trx-commit=1"];
+/// One seed for every run of the stated backlog: the same row changes each time.
+const STATED_SEED: u64 = 42;
 
 struct Run {
     rows: i64,
@@ -46,6 +93,15 @@ struct Run {
     replica: Option<Duration>,
     /// CPU seconds per program during the bridge's catch-up.
     cpu: BTreeMap<String, f64>,
+    /// The stated backlog as written (the simulator's is not counted here).
+    written: Option<Written>,
+}
+
+/// What a catch-up starts from: a shop database the first bridge snapshotted the source into,
+/// and the native replica seeded at that point (stopped).
+struct Prepared {
+    db: ShopDatabase,
+    replica: Option<ScratchMariaDb>,
 }
 
 #[tokio::main]
@@ -53,12 +109,30 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut bridge_rates = Vec::new();
     let mut replica_rates = Vec::new();
+    let mut write_rates = Vec::new();
     for run in 0..args.runs {
         let perf = args
             .perf
             .as_ref()
             .map(|p| std::path::PathBuf::from(format!("{}.{run}", p.display())));
-        let r = once(args.transactions, run as u64, !args.no_replica, perf).await?;
+        let r = once(&args, run, perf).await?;
+        if let Some(w) = &r.written {
+            let rate = w.rows as f64 / w.elapsed.as_secs_f64();
+            println!(
+                "run {run} backlog: {} row changes written ({} planned) in {} transactions by {} \
+                 connections in {:.1} s = {rate:.0} rows/s ({} retried after a deadlock or lock \
+                 wait); binlog {} bytes ({:.1} MB)",
+                w.rows,
+                w.planned,
+                w.transactions,
+                args.writers,
+                w.elapsed.as_secs_f64(),
+                w.retries,
+                w.binlog_bytes,
+                w.binlog_bytes as f64 / 1e6
+            );
+            write_rates.push(rate);
+        }
         let rate = r.rows as f64 / r.bridge.as_secs_f64();
         let cpu: Vec<String> = r
             .cpu
@@ -83,11 +157,17 @@ async fn main() -> anyhow::Result<()> {
         println!();
     }
     let summary = |rates: &mut Vec<f64>| median_spread(rates, |r| format!("{r:.0} rows/s"));
+    let backlog = match args.backlog {
+        Backlog::Stated => format!(
+            "{} row changes (stated mix; {} items, {} writers)",
+            args.changes, args.items, args.writers
+        ),
+        Backlog::Simulator => format!("{} transactions", args.transactions),
+    };
     println!(
-        "bridge: {} over {} runs of {} transactions",
+        "bridge: {} over {} runs of {backlog}",
         summary(&mut bridge_rates),
         args.runs,
-        args.transactions
     );
     if !replica_rates.is_empty() {
         println!(
@@ -95,54 +175,103 @@ async fn main() -> anyhow::Result<()> {
             summary(&mut replica_rates)
         );
     }
+    if !write_rates.is_empty() {
+        println!("backlog written at: {}", summary(&mut write_rates));
+    }
     Ok(())
 }
 
-async fn once(
-    transactions: u64,
-    seed: u64,
-    with_replica: bool,
-    perf: Option<std::path::PathBuf>,
-) -> anyhow::Result<Run> {
+async fn once(args: &Args, run: usize, perf: Option<std::path::PathBuf>) -> anyhow::Result<Run> {
+    match args.backlog {
+        Backlog::Stated => {
+            let catalogue = Catalogue {
+                items: args.items,
+                picture_every: args.picture_every,
+            };
+            let (server, source) = legacy_source(&catalogue, &SOURCE_DURABILITY).await?;
+            let prepared = prepare(&source, !args.no_replica).await?;
+            let stated = Stated {
+                changes: args.changes,
+                writers: args.writers,
+                seed: STATED_SEED,
+            };
+            let written = backlog::write(&server, &stated).await?;
+            let mut root = server.root().await?;
+            let head: String = root
+                .query_first("SELECT @@gtid_binlog_pos")
+                .await?
+                .context("gtid")?;
+            root.disconnect().await.ok();
+            eprintln!(
+                "backlog: {} row changes in {} transactions committed, source at {head}",
+                written.rows, written.transactions
+            );
+            let mut r = catch_up(prepared, &source, &head, perf).await?;
+            r.written = Some(written);
+            // The source serves the replica too: it goes only now.
+            drop(server);
+            Ok(r)
+        }
+        Backlog::Simulator => {
+            let source = LegacySource::stack();
+            let prepared = prepare(&source, !args.no_replica).await?;
+            let summary = tests::legacy::simulate::run(
+                SimulateOptions {
+                    url: env("LEGACY_MYSQL_APP_URL"),
+                    ca: Some(env("LEGACY_MYSQL_CA").into()),
+                    seed: 1000 + run as u64,
+                    rate: "2000/s"
+                        .parse::<Rate>()
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                    duration: None,
+                    count: Some(args.transactions),
+                    max_in_flight: 16,
+                },
+                std::future::pending::<()>(),
+            )
+            .await?;
+            let mut admin = legacy_admin().await?;
+            let head: String = admin
+                .query_first("SELECT @@gtid_binlog_pos")
+                .await?
+                .context("gtid")?;
+            admin.disconnect().await.ok();
+            eprintln!(
+                "backlog: {} transactions committed, source at {head}",
+                summary.committed()
+            );
+            catch_up(prepared, &source, &head, perf).await
+        }
+    }
+}
+
+/// A bridge snapshots `source` into a fresh shop database and stops; then (if asked) a native
+/// replica is seeded from a consistent dump of `source` and left stopped.
+async fn prepare(source: &LegacySource, with_replica: bool) -> anyhow::Result<Prepared> {
     let db = durable_shop_database().await?;
-    let mut first = bridge(&db)?;
+    let mut first = bridge_from(&db, source, "3131")?;
     first
-        .wait_for_log("snapshot switched in", Duration::from_secs(120))
+        .wait_for_log("snapshot switched in", SNAPSHOT_LIMIT)
         .await?;
     first.terminate(Duration::from_secs(10)).await?;
     let replica = if with_replica {
-        Some(seed_replica().await?)
+        Some(seed_replica_of(source).await?)
     } else {
         None
     };
+    Ok(Prepared { db, replica })
+}
 
-    let summary = tests::legacy::simulate::run(
-        SimulateOptions {
-            url: env("LEGACY_MYSQL_APP_URL"),
-            ca: Some(env("LEGACY_MYSQL_CA").into()),
-            seed: 1000 + seed,
-            rate: "2000/s"
-                .parse::<Rate>()
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-            duration: None,
-            count: Some(transactions),
-            max_in_flight: 16,
-        },
-        std::future::pending::<()>(),
-    )
-    .await?;
-    let mut admin = legacy_admin().await?;
-    let head: String = admin
-        .query_first("SELECT @@gtid_binlog_pos")
-        .await?
-        .context("gtid")?;
-    admin.disconnect().await.ok();
-    let head_seq = gtid_seq(Some(&head));
-    eprintln!(
-        "backlog: {} transactions committed, source at {head}",
-        summary.committed()
-    );
-
+/// A new bridge process on the prepared database, timed until its checkpoint reaches `head`;
+/// then the replica, timed the same way.
+async fn catch_up(
+    prepared: Prepared,
+    source: &LegacySource,
+    head: &str,
+    perf: Option<std::path::PathBuf>,
+) -> anyhow::Result<Run> {
+    let Prepared { db, replica } = prepared;
+    let head_seq = gtid_seq(Some(head));
     let shop = db.connect("shop").await?;
     let mut profiler = match &perf {
         Some(file) => Some(
@@ -156,7 +285,7 @@ async fn once(
     };
     let cpu_before = cpu_by_program();
     let started = Instant::now();
-    let mut second = bridge(&db)?;
+    let mut second = bridge_from(&db, source, "3131")?;
     loop {
         let gtid: Option<String> = sqlx::query_scalar("SELECT gtid FROM stock.checkpoint")
             .fetch_one(&shop)
@@ -186,7 +315,7 @@ async fn once(
     shop.close().await;
     db.drop_now().await?;
     let replica = match replica {
-        Some(server) => Some(time_replica(&server, &head).await?),
+        Some(server) => Some(time_replica(&server, head).await?),
         None => None,
     };
     Ok(Run {
@@ -194,6 +323,7 @@ async fn once(
         bridge: elapsed,
         replica,
         cpu,
+        written: None,
     })
 }
 

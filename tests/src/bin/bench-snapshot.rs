@@ -12,10 +12,9 @@ use anyhow::Context;
 use clap::Parser;
 use mysql_async::prelude::Queryable;
 use std::time::{Duration, Instant};
-use tests::bench::{MAPPING, durable_shop_database, median_spread};
-use tests::legacy::pictures::{self, Look, PictureFormat, PictureSpec};
-use tests::scratch_mariadb::{ROW_BINLOG, ScratchMariaDb};
-use tests::stack::Running;
+use tests::bench::dataset::{Catalogue, legacy_source};
+use tests::bench::{LegacySource, bridge_from, durable_shop_database, median_spread};
+use tests::scratch_mariadb::ScratchMariaDb;
 
 #[derive(Parser)]
 struct Args {
@@ -58,7 +57,12 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
     let started = Instant::now();
-    let (server, source) = legacy_source(&args).await?;
+    let catalogue = Catalogue {
+        items: args.items,
+        picture_every: args.picture_every,
+    };
+    let (server, source) =
+        legacy_source(&catalogue, &["--innodb-flush-log-at-trx-commit=2"]).await?;
     eprintln!(
         "dataset: {} items, {} stock_levels rows, 7 categories, 4 locations; made in {:.1} s",
         args.items,
@@ -122,24 +126,10 @@ async fn main() -> anyhow::Result<()> {
 
 /// One bridge process on a fresh shop database, timed from its start until it logs the snapshot
 /// switched in, with its memory watched all along.
-async fn once(source: &str) -> anyhow::Result<Run> {
+async fn once(source: &LegacySource) -> anyhow::Result<Run> {
     let db = durable_shop_database().await?;
-    let target = db.url("bridge");
     let started = Instant::now();
-    let mut bridge = Running::spawn(
-        "bridge",
-        &["run"],
-        &[
-            ("FUNNYHAT_ADMIN__LISTEN", "127.0.0.1:0"),
-            ("FUNNYHAT_SOURCE__URL", source),
-            ("FUNNYHAT_SOURCE__FLAVOUR", "mariadb"),
-            ("FUNNYHAT_SOURCE__SERVER_ID", "3141"),
-            ("FUNNYHAT_SOURCE__MAPPING", MAPPING),
-            ("FUNNYHAT_TARGET__URL", &target),
-            ("FUNNYHAT_LOG__FORMAT", "json"),
-            ("FUNNYHAT_LOG__FILTER", "warn,bridge=info"),
-        ],
-    )?;
+    let mut bridge = bridge_from(&db, source, "3141")?;
     let pid = bridge.child.id().context("the bridge exited at once")?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let sampler = tokio::spawn(sample_rss(pid, stopped));
@@ -209,173 +199,6 @@ fn status_bytes(pid: u32, field: &str) -> Option<u64> {
         .ok()?;
     Some(kib * 1024)
 }
-
-/// A scratch MariaDB (row binlog, the whole dataset in its buffer pool) with the demo schema, the
-/// generated catalogue and a bridge user (replication grants and SELECT); returns it with the
-/// bridge's URL.
-async fn legacy_source(args: &Args) -> anyhow::Result<(ScratchMariaDb, String)> {
-    let mut server_args = ROW_BINLOG.to_vec();
-    server_args.extend([
-        "--max-allowed-packet=1G",
-        "--innodb-buffer-pool-size=1G",
-        "--innodb-log-file-size=512M",
-        "--innodb-flush-log-at-trx-commit=2",
-    ]);
-    let server = ScratchMariaDb::start(&server_args).await?;
-    let mut root = server.root().await?;
-    root.query_drop("CREATE DATABASE legacy").await?;
-    root.query_drop("USE legacy").await?;
-    root.query_drop(tests::legacy::SCHEMA_SQL).await?;
-    // The demo's lookups, binlogged, so the source has a GTID position before the snapshot.
-    for c in tests::legacy::catalog::CATEGORIES {
-        root.exec_drop(
-            "INSERT INTO categories (id, name, slug) VALUES (?, ?, ?)",
-            (c.id, c.name, c.slug),
-        )
-        .await?;
-    }
-    for l in tests::legacy::catalog::LOCATIONS {
-        root.exec_drop(
-            "INSERT INTO locations (id, code, name, sellable) VALUES (?, ?, ?, ?)",
-            (l.id, l.code, l.name, l.sellable),
-        )
-        .await?;
-    }
-    root.exec_drop(
-        "INSERT INTO id_sequences (name, last_id) VALUES ('items', ?)",
-        (args.items,),
-    )
-    .await?;
-    // The bulk rows stay out of the binlog: the snapshot reads tables, and the bridge streams only
-    // from the snapshot's position on.
-    root.query_drop("SET SESSION sql_log_bin = 0").await?;
-    insert_pictures(&mut root).await?;
-    root.exec_drop(ITEMS_SQL, (args.picture_every, args.items))
-        .await
-        .context("generate items")?;
-    root.exec_drop(LEVELS_SQL, (args.items,))
-        .await
-        .context("generate stock levels")?;
-    root.query_drop("DROP TABLE bench_pictures").await?;
-    root.query_drop("ANALYZE TABLE items, stock_levels").await?;
-    let shape: Option<(u64, Option<u64>, Option<f64>)> = root
-        .query_first(
-            "SELECT COUNT(image), SUM(LENGTH(image)), AVG(LENGTH(name) + LENGTH(description)) \
-             FROM items",
-        )
-        .await?;
-    if let Some((pictures, bytes, text)) = shape {
-        eprintln!(
-            "dataset: {pictures} items with a picture ({:.1} MiB in all); name + description \
-             {:.0} bytes on average",
-            bytes.unwrap_or(0) as f64 / MIB,
-            text.unwrap_or(0.0)
-        );
-    }
-    root.disconnect().await.ok();
-    let url = server
-        .create_user(
-            "bridge",
-            "bridge-dev",
-            &tests::scratch_mariadb::BRIDGE_GRANTS,
-        )
-        .await?;
-    Ok((server, url))
-}
-
-/// Eight small demo JPEGs (320 × 320, a few KiB each) in `bench_pictures`, for [`ITEMS_SQL`].
-async fn insert_pictures(root: &mut mysql_async::Conn) -> anyhow::Result<()> {
-    let looks = [
-        Look::Bowler,
-        Look::Fedora,
-        Look::TopHat,
-        Look::Beanie,
-        Look::Fez,
-        Look::Crown,
-        Look::Wizard,
-        Look::Viking,
-    ];
-    let rendered = tokio::task::spawn_blocking(move || {
-        looks
-            .iter()
-            .zip(0u64..)
-            .map(|(&look, seed)| {
-                pictures::render(&PictureSpec {
-                    look,
-                    format: PictureFormat::Jpeg,
-                    width: 320,
-                    height: 320,
-                    seed,
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()
-    })
-    .await??;
-    root.query_drop("CREATE TABLE bench_pictures (n INT PRIMARY KEY, bytes MEDIUMBLOB NOT NULL)")
-        .await?;
-    for (n, picture) in rendered.iter().enumerate() {
-        root.exec_drop(
-            "INSERT INTO bench_pictures (n, bytes) VALUES (?, ?)",
-            (n, &picture.bytes),
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// Items 1..=N (`?` 1: every how many items has a picture, `?` 2: N) with demo-like values: eight
-/// colours × twelve styles, three description sentences (about 300 bytes; none on every 10th),
-/// the seven categories, prices with two decimals (a sub-penny one on every 5,000th: quarantined),
-/// 4 % trade prices, 2 % soft-deleted, every 400th SKU its predecessor's, a latin1 supplier note
-/// on every third, and a picture (one of the eight JPEGs with the item id appended, so every hash
-/// differs) on every Nth.
-const ITEMS_SQL: &str = "
-INSERT INTO items (id, sku, name, description, category_id, price, vat_included, image, image_mime,
-                   supplier_note, is_deleted, created_at, updated_at)
-SELECT s.seq,
-  CONCAT('FH-', LPAD(s.seq - (s.seq % 400 = 0), 7, '0')),
-  CONCAT(ELT(1 + s.seq % 8, 'Black', 'Tweed', 'Scarlet', 'Olive', 'Navy', 'Mustard', 'Plum', 'Striped'), ' ',
-         ELT(1 + (s.seq DIV 8) % 12, 'Bowler', 'Fedora', 'Trilby', 'Beanie', 'Boater', 'Stetson', 'Beret',
-             'Cloche', 'Fez', 'Panama', 'Deerstalker', 'Top Hat'),
-         ' No. ', s.seq, IF(s.seq % 997 = 0, ' 🎩 <b>new!</b>', '')),
-  IF(s.seq % 10 = 0, NULL, CONCAT(
-    ELT(1 + s.seq % 5,
-      'A hand-finished hat in soft felt with a grosgrain band and a satin lining, made in our Luton workshop since 1962. ',
-      'Our best-selling novelty hat, stitched from recycled polyester and fitted with an adjustable elastic headband. ',
-      'Woven from natural paper straw on traditional blocks, light enough for a long afternoon in the garden or at sea. ',
-      'A warm knitted hat in lambswool and a little cashmere, double-layered at the ears, with a turned-up cuff for fit. ',
-      'Cut from heavy brushed cotton twill with six panels, a pre-curved peak and a brass buckle strap at the back. '),
-    ELT(1 + (s.seq DIV 5) % 7,
-      'Spot clean only with a damp cloth; store it on its crown, away from radiators and sunlight, to keep its shape. ',
-      'Sizes run true: measure around the forehead just above the ears, and choose the next size up between sizes. ',
-      'Packed in a recyclable box with tissue paper. Ideal as a gift for weddings, races, stag and hen parties. ',
-      'Every hat is inspected by hand before it leaves us; small variations in colour and weave are part of the charm. ',
-      'Machine washable at 30 degrees on a gentle cycle; reshape while damp and leave it to dry flat on a towel. ',
-      'Please note: costume hats are not toys and are not suitable for children under three years of age. ',
-      'Limited run this season: once the present stock is sold, the colourway may not return for another year. '),
-    'Catalogue number ', s.seq, '.')),
-  1 + s.seq % 7,
-  IF(s.seq % 5000 = 0, '19.9950', CONCAT(9 + (s.seq * 37) % 80, '.', LPAD((s.seq * 13) % 100, 2, '0'))),
-  s.seq % 25 <> 0,
-  IF(p.n IS NULL, NULL, CONCAT(p.bytes, s.seq)),
-  IF(p.n IS NULL, NULL, 'image/jpeg'),
-  IF(s.seq % 3 = 0, 'Café Müller supplies', NULL),
-  s.seq % 50 = 0,
-  NOW(6) - INTERVAL (s.seq % 1000) DAY,
-  NOW(6) - INTERVAL (s.seq % 100) HOUR
-FROM seq_1_to_10000000 s
-LEFT JOIN bench_pictures p ON s.seq % ? = 0 AND p.n = s.seq % 8
-WHERE s.seq <= ?";
-
-/// Three stock_levels rows per item (`?`: N items): every location but one (which one turns with
-/// the item id, so a quarter of the items have stock in RETURNS, which is not for sale), with
-/// quantities from −3 to 57 (sold before goods-in was booked: negative).
-const LEVELS_SQL: &str = "
-INSERT INTO stock_levels (item_id, location_id, quantity, updated_at)
-SELECT i.seq, l.seq, CAST((i.seq * 7 + l.seq * 13) % 61 AS SIGNED) - 3, NOW(6)
-FROM seq_1_to_10000000 i JOIN seq_1_to_4 l ON l.seq <> 1 + i.seq % 4
-WHERE i.seq <= ?
-ORDER BY i.seq, l.seq";
 
 /// Gives item 1 a picture of `mib` MiB (a demo JPEG padded to size); returns its size in bytes.
 async fn large_picture(server: &ScratchMariaDb, mib: u64) -> anyhow::Result<u64> {
