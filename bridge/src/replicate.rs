@@ -21,10 +21,14 @@ use tokio_util::sync::CancellationToken;
 /// Snapshot rows written per statement.
 const SNAPSHOT_CHUNK: usize = 2000;
 
-/// Whole source transactions per PostgreSQL transaction, at most.
-const MAX_BATCH: usize = 256;
-/// Transactions read ahead of the applier before reading pauses.
-const CHANNEL: usize = 1024;
+/// Whole source transactions per PostgreSQL transaction, at most, and row changes: a batch ends at
+/// whichever comes first. Only a backlog fills a batch (live, a batch is the one or two
+/// transactions that arrived meanwhile); there, fewer and larger batches spread each commit, change
+/// log statement and recompute over more rows (docs/BENCHMARKS.md, "Bridge catch-up").
+const MAX_BATCH: usize = 2048;
+const MAX_BATCH_ROWS: usize = 16_384;
+/// Transactions read ahead of the applier before reading pauses (two full batches).
+const CHANNEL: usize = 2 * MAX_BATCH;
 const FRESHNESS_INTERVAL: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
@@ -537,14 +541,21 @@ impl Replicator {
         while let Some(first) = rx.recv().await {
             let mut part = None;
             let mut batch = Vec::new();
+            let mut rows = 0;
             match first {
                 Item::Part(p) => part = Some(p),
-                item => batch.push(item),
+                item => {
+                    rows += item.rows();
+                    batch.push(item);
+                }
             }
-            while part.is_none() && batch.len() < MAX_BATCH {
+            while part.is_none() && batch.len() < MAX_BATCH && rows < MAX_BATCH_ROWS {
                 match rx.try_recv() {
                     Ok(Item::Part(p)) => part = Some(p),
-                    Ok(item) => batch.push(item),
+                    Ok(item) => {
+                        rows += item.rows();
+                        batch.push(item);
+                    }
                     Err(_) => break,
                 }
             }

@@ -275,6 +275,10 @@ async fn apply_pictures(tx: &mut PgConnection, items: &ItemColumns<'_>) -> anyho
              INSERT INTO stock.images (item_key, status, source_sha256, updated_at)
              SELECT k, (CASE WHEN sha IS NULL THEN 'none' ELSE 'pending' END)::stock.image_status, decode(sha, 'hex'), now()
              FROM incoming
+             -- A picture riding along unchanged is left alone, not even locked (the upsert's own
+             -- WHERE would still lock and so write its row).
+             WHERE NOT EXISTS (SELECT 1 FROM stock.images x
+                               WHERE x.item_key = incoming.k AND x.source_sha256 IS NOT DISTINCT FROM decode(incoming.sha, 'hex'))
              ON CONFLICT (item_key) DO UPDATE SET status = EXCLUDED.status, source_sha256 = EXCLUDED.source_sha256,
                  error = NULL, updated_at = now()
              WHERE stock.images.source_sha256 IS DISTINCT FROM EXCLUDED.source_sha256

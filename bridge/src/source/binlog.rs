@@ -52,6 +52,17 @@ pub enum Item {
     Progress(Position),
 }
 
+impl Item {
+    /// The row changes it carries.
+    pub fn rows(&self) -> usize {
+        match self {
+            Self::Part(part) => part.changes.len(),
+            Self::Transaction(txn) => txn.changes.len(),
+            Self::Progress(_) => 0,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Part {
     /// Where the part was cut: the transaction's GTID when the source has them, else the
