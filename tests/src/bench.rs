@@ -13,6 +13,22 @@ use mysql_async::prelude::Queryable;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// Hat styles the generated catalogues and backlogs name their hats with.
+pub const HAT_STYLES: [&str; 12] = [
+    "Bowler",
+    "Fedora",
+    "Trilby",
+    "Beanie",
+    "Boater",
+    "Stetson",
+    "Beret",
+    "Cloche",
+    "Fez",
+    "Panama",
+    "Deerstalker",
+    "Top Hat",
+];
+
 pub const MAPPING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../bridge/mappings/demo.toml");
 
 /// A legacy MariaDB a benchmark's bridge and native replica read from: the stack's legacy

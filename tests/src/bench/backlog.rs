@@ -15,6 +15,7 @@
 //! the same row changes every time (only the interleaving of the connections differs). Running the
 //! plan against the server is [`write`]'s job; it must not be used on the stack's legacy database.
 
+use super::HAT_STYLES;
 use crate::legacy::catalog::LOCATIONS;
 use crate::scratch_mariadb::ScratchMariaDb;
 use anyhow::Context;
@@ -35,20 +36,6 @@ const ATTEMPTS: u32 = 10;
 
 const COLOURS: [&str; 8] = [
     "Black", "Tweed", "Scarlet", "Olive", "Navy", "Mustard", "Plum", "Striped",
-];
-const STYLES: [&str; 12] = [
-    "Bowler",
-    "Fedora",
-    "Trilby",
-    "Beanie",
-    "Boater",
-    "Stetson",
-    "Beret",
-    "Cloche",
-    "Fez",
-    "Panama",
-    "Deerstalker",
-    "Top Hat",
 ];
 
 /// What to write.
@@ -182,7 +169,7 @@ impl Share {
                 name: format!(
                     "{} {} No. {item} (rev. {})",
                     COLOURS[self.rng.random_range(0..COLOURS.len())],
-                    STYLES[self.rng.random_range(0..STYLES.len())],
+                    HAT_STYLES[self.rng.random_range(0..HAT_STYLES.len())],
                     self.renamed
                 ),
             }

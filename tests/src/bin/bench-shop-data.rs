@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::Parser;
 use mysql_async::prelude::Queryable;
 use std::path::Path;
+use tests::bench::HAT_STYLES;
 use tests::stack::env;
 
 /// The first generated id; the bench reads it too.
@@ -24,20 +25,6 @@ struct Args {
     remove: bool,
 }
 
-const WORDS: [&str; 12] = [
-    "Bowler",
-    "Fedora",
-    "Trilby",
-    "Beanie",
-    "Boater",
-    "Stetson",
-    "Beret",
-    "Cloche",
-    "Fez",
-    "Panama",
-    "Deerstalker",
-    "Top Hat",
-];
 const COLOURS: [&str; 8] = [
     "Black", "Tweed", "Scarlet", "Olive", "Navy", "Mustard", "Plum", "Striped",
 ];
@@ -73,7 +60,7 @@ async fn main() -> anyhow::Result<()> {
         let name = format!(
             "{} {} No. {}",
             COLOURS[i % COLOURS.len()],
-            WORDS[(i / COLOURS.len()) % WORDS.len()],
+            HAT_STYLES[(i / COLOURS.len()) % HAT_STYLES.len()],
             n + 1
         );
         let price = format!("{}.{:02}", 9 + (n * 37) % 80, (n * 13) % 100);
