@@ -217,7 +217,8 @@ impl Running {
         &self.log
     }
 
-    /// Collects every line logged so far without waiting, and returns the whole log.
+    /// Collects every line logged so far without waiting, and returns the whole log. For a
+    /// process that has ended use [`Self::log_to_end`]: its last lines may still be in flight.
     pub fn drain(&mut self) -> &[String] {
         while let Ok(line) = self.lines.try_recv() {
             self.log.push(line);
