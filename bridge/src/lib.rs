@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod crash;
 pub mod images;
 pub mod leader;
 pub mod mapping;
@@ -49,6 +50,7 @@ async fn run_until_stopped(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    crash::check()?;
     let metrics = telemetry::init_metrics()?;
     let source_opts = source::connect_opts(&settings.source)?;
     let target = sink::pool(&settings.target)?;

@@ -4,6 +4,7 @@
 //! nothing in flight is applied twice or lost.
 
 use crate::config::ResumeMode;
+use crate::crash::{self, Point};
 use crate::mapping::{Change, Mapping, Role};
 use crate::sink::apply::{self, Target, Touched};
 use crate::sink::tables::{self, State};
@@ -607,6 +608,7 @@ impl Replicator {
                 opened.touched.items.clear();
             }
             opened.rows += next.changes.len();
+            crash::reach(Point::MidLargeTransaction);
             // Applied: the reader may cut the next part (its permit goes with this one).
             drop(next);
             match rx.recv().await {
@@ -668,6 +670,7 @@ impl Replicator {
         let stopped: Vec<(&str, &binlog::TableStop)> =
             stops.iter().map(|(at, s)| (at.as_str(), s)).collect();
         tables::record_stops(&mut tx, &stopped).await?;
+        crash::reach(Point::MidBatch);
         let notify = if !stops.is_empty() || notify_all {
             // Sellability of every item may have changed, or more keys than a payload holds.
             Some(StockChanged::all())
@@ -684,6 +687,7 @@ impl Replicator {
         tx.commit()
             .await
             .with_context(|| format!("commit up to {}", last.label()))?;
+        crash::reach(Point::AfterCommit);
         metrics::counter!("bridge_transactions_applied_total").increment(transactions);
         metrics::counter!("bridge_rows_applied_total").increment(rows);
         metrics::histogram!("bridge_apply_batch_seconds").record(started.elapsed().as_secs_f64());

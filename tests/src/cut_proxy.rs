@@ -1,7 +1,7 @@
 //! A TCP proxy a test can cut: every open connection is dropped and new ones are refused until it
 //! is restored. Put in front of a real server (PostgreSQL, MariaDB) it makes that server
-//! unreachable for one program under test, as a network partition or a stopped server would,
-//! without touching the server other tests share.
+//! unreachable for one program under test, as a network partition would, or stopped (with the
+//! server ending the open sessions itself), without touching the server other tests share.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,6 +60,13 @@ impl CutProxy {
     pub fn cut(&self) {
         self.cut.store(true, Ordering::SeqCst);
         self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Refuses new connections and leaves the open ones alone: with the server then ending those
+    /// itself (`pg_terminate_backend`, as a fast shutdown does), a stopping server as its clients
+    /// see it. [`Self::cut`] then drops whatever is still open.
+    pub fn refuse_new(&self) {
+        self.cut.store(true, Ordering::SeqCst);
     }
 
     /// Accepts connections again.

@@ -1,7 +1,8 @@
-//! Outages under load: PostgreSQL unreachable for 60 s, then the legacy MariaDB unreachable for
-//! 10 s, while stock staff keep changing stock. The bridge's connections go through proxies the
-//! test cuts (every open connection dropped, new ones refused), so the servers other tests share
-//! are untouched. Afterwards the replica catches up with zero drift, and the bridge's memory stayed
+//! Outages under load: PostgreSQL stopped for 60 s, then the legacy MariaDB unreachable for 10 s,
+//! while stock staff keep changing stock. The bridge's connections go through proxies the test
+//! cuts (new connections refused, open ones dropped — for PostgreSQL after the server has ended
+//! the bridge's sessions itself, as a shutdown does), so the servers other tests share are
+//! untouched. Afterwards the replica catches up with zero drift, and the bridge's memory stayed
 //! bounded throughout.
 
 use crate::support::{BridgeUnderTest, Source, bridge_command, scratch_source, wait_until};
@@ -45,7 +46,7 @@ async fn on_hand(bridge: &BridgeUnderTest) -> BTreeMap<u64, i64> {
 }
 
 #[tokio::test]
-async fn postgres_and_mariadb_outages_under_load_end_with_zero_drift() {
+async fn postgres_stopped_and_mariadb_unreachable_under_load_end_with_zero_drift() {
     let (server, direct) = scratch_source().await;
     let mut root = server.root().await.unwrap();
     root.query_drop("USE legacy").await.unwrap();
@@ -122,7 +123,22 @@ async fn postgres_and_mariadb_outages_under_load_end_with_zero_drift() {
     };
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    // PostgreSQL unreachable for 60 s: the bridge retries with backoff and keeps its place.
+    // PostgreSQL stopped for 60 s, as its clients see a fast shutdown: every open session ends with
+    // "terminating connection due to administrator command" (57P01), and new connections are
+    // refused. The bridge retries with backoff and keeps its place.
+    postgres.refuse_new();
+    let admin = sqlx::PgPool::connect(&env("PG_ADMIN_URL")).await.unwrap();
+    let ended: i64 = sqlx::query_scalar(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+         WHERE datname = $1 AND usename = 'bridge'",
+    )
+    .bind(&bridge.db.name)
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+    assert!(ended > 0, "the bridge had sessions to end");
+    tokio::time::sleep(Duration::from_secs(1)).await;
     postgres.cut();
     peak = peak.max(watch(60).await);
     postgres.restore();

@@ -141,6 +141,28 @@ impl BridgeUnderTest {
             .unwrap();
     }
 
+    /// A new process on the same database and server id, armed to abort at a crash point
+    /// (`point:n`, see bridge/src/crash.rs); the last one must have ended. Does not wait.
+    pub fn restart_armed(&mut self, crash_at: &str) {
+        let mut env = self.extra_env.clone();
+        env.push(("BRIDGE_CRASH_AT".to_owned(), crash_at.to_owned()));
+        self.process = spawn(&self.db, &self.server_id, &self.source, &env);
+    }
+
+    /// Waits (bounded) until an armed process aborts at its crash point, and asserts it did.
+    pub async fn crashed_at_its_point(&mut self) {
+        use std::os::unix::process::ExitStatusExt;
+        let status = tokio::time::timeout(WAIT, self.process.child.wait())
+            .await
+            .expect("the armed bridge reaches its crash point")
+            .unwrap();
+        let log = self.process.log_to_end().await.join("\n");
+        assert!(
+            status.signal() == Some(6) && log.contains("crash point reached: aborting"),
+            "{status}: {log}"
+        );
+    }
+
     /// Waits until the replica has applied everything the source had committed when this was called.
     pub async fn caught_up(&self) {
         let target = source_gtid().await;
