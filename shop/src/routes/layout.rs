@@ -43,6 +43,18 @@ impl Layout {
         ))
     }
 
+    /// The frame for a page that shows the visitor's part from the start (most pages; the
+    /// sign-in pages fill it from the new session instead): [`Self::load`] and then
+    /// [`Self::set_visitor`].
+    pub async fn for_visitor(
+        catalogue: &Catalogue,
+        visitor: &Visitor,
+    ) -> anyhow::Result<(Self, Lag)> {
+        let (mut layout, lag) = Self::load(catalogue).await?;
+        layout.set_visitor(visitor);
+        Ok((layout, lag))
+    }
+
     /// A frame without anything from the database (error pages).
     pub fn bare() -> Self {
         Self {

@@ -43,8 +43,7 @@ async fn edit_page(
     form: AddressForm,
     errors: Vec<&'static str>,
 ) -> Result<Response, AppError> {
-    let (mut layout, _) = Layout::load(catalogue).await?;
-    layout.set_visitor(visitor);
+    let (layout, _) = Layout::for_visitor(catalogue, visitor).await?;
     page(
         StatusCode::OK,
         &EditAddressPage {

@@ -95,8 +95,7 @@ pub async fn show_login(
     visitor: Visitor,
     params: QueryParams,
 ) -> Result<Response, AppError> {
-    let (mut layout, _) = Layout::load(&catalogue).await?;
-    layout.set_visitor(&visitor);
+    let (layout, _) = Layout::for_visitor(&catalogue, &visitor).await?;
     page(
         StatusCode::OK,
         &LoginPage {

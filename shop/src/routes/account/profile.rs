@@ -247,8 +247,7 @@ pub async fn load(
             .collect(),
         })
         .collect();
-    let (mut layout, _) = Layout::load(catalogue).await?;
-    layout.set_visitor(visitor);
+    let (layout, _) = Layout::for_visitor(catalogue, visitor).await?;
     let can_add = i64::try_from(addresses.len()).unwrap_or(i64::MAX) < MAX_ADDRESSES;
     Ok(Some(ProfilePage {
         layout,

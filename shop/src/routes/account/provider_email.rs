@@ -36,8 +36,7 @@ async fn render(
     email: String,
     error: Option<&'static str>,
 ) -> Result<Response, AppError> {
-    let (mut layout, _) = Layout::load(catalogue).await?;
-    layout.set_visitor(visitor);
+    let (layout, _) = Layout::for_visitor(catalogue, visitor).await?;
     page(
         StatusCode::OK,
         &EmailPage {

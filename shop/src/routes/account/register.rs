@@ -42,8 +42,7 @@ pub async fn show_register(
     visitor: Visitor,
     params: QueryParams,
 ) -> Result<Response, AppError> {
-    let (mut layout, _) = Layout::load(&catalogue).await?;
-    layout.set_visitor(&visitor);
+    let (layout, _) = Layout::for_visitor(&catalogue, &visitor).await?;
     page(
         StatusCode::OK,
         &RegisterPage {

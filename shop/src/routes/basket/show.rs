@@ -108,8 +108,7 @@ pub async fn show_basket(
     visitor: Visitor,
     params: QueryParams,
 ) -> Result<Response, AppError> {
-    let (mut layout, _) = Layout::load(&catalogue).await?;
-    layout.set_visitor(&visitor);
+    let (layout, _) = Layout::for_visitor(&catalogue, &visitor).await?;
     let rows = match visitor.basket_id() {
         Some(id) => basket::lines(&db, id).await?,
         None => Vec::new(),

@@ -31,8 +31,7 @@ pub async fn show_category(
     PathText(slug): PathText,
     params: QueryParams,
 ) -> Result<Response, AppError> {
-    let (mut layout, lag) = Layout::load(&catalogue).await?;
-    layout.set_visitor(&visitor);
+    let (mut layout, lag) = Layout::for_visitor(&catalogue, &visitor).await?;
     let name = layout
         .categories
         .iter()

@@ -28,8 +28,7 @@ pub async fn show_home(
     State(site): State<Arc<Site>>,
     params: QueryParams,
 ) -> Result<Response, AppError> {
-    let (mut layout, lag) = Layout::load(&catalogue).await?;
-    layout.set_visitor(&visitor);
+    let (layout, lag) = Layout::for_visitor(&catalogue, &visitor).await?;
     let hats = catalogue.list(&ListKey::All).await?;
     let link = PagerLink {
         base: "/",

@@ -90,8 +90,7 @@ pub async fn show_product(
 ) -> Result<Response, AppError> {
     let product = catalogue.product(&item_key).await?;
     let product = product.as_ref().as_ref().ok_or(AppError::NotFound)?;
-    let (mut layout, lag) = Layout::load(&catalogue).await?;
-    layout.set_visitor(&visitor);
+    let (mut layout, lag) = Layout::for_visitor(&catalogue, &visitor).await?;
     let category = product.category.as_ref().and_then(|name| {
         layout
             .categories

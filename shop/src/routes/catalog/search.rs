@@ -32,8 +32,7 @@ pub async fn show_search(
     State(site): State<Arc<Site>>,
     params: QueryParams,
 ) -> Result<Response, AppError> {
-    let (mut layout, lag) = Layout::load(&catalogue).await?;
-    layout.set_visitor(&visitor);
+    let (mut layout, lag) = Layout::for_visitor(&catalogue, &visitor).await?;
     let query = params.get("q").and_then(SearchQuery::parse);
     let hats = match &query {
         Some(q) => catalogue.list(&ListKey::Search(q.clone())).await?,

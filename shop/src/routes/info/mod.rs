@@ -11,11 +11,8 @@ use crate::routes::layout::Layout;
 use crate::session::Visitor;
 
 async fn layout(catalogue: &Catalogue, visitor: &Visitor) -> Layout {
-    match Layout::load(catalogue).await {
-        Ok((mut layout, _)) => {
-            layout.set_visitor(visitor);
-            layout
-        }
+    match Layout::for_visitor(catalogue, visitor).await {
+        Ok((layout, _)) => layout,
         Err(e) => {
             tracing::warn!(
                 error = format!("{e:#}"),
