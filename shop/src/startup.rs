@@ -62,9 +62,13 @@ impl Application {
             .parse()
             .context("database.url is not a valid PostgreSQL URL")?;
         // Lazy: the site starts (and /healthz says what is wrong) even while the database is down.
+        // No ping before each use (a round trip per page view, and a wake-up of the server
+        // process): a connection that broke fails its query, which the page reports, and is
+        // dropped from the pool.
         let db = PgPoolOptions::new()
             .max_connections(settings.database.max_connections)
             .acquire_timeout(Duration::from_secs(3))
+            .test_before_acquire(false)
             .connect_lazy_with(options.clone().application_name("funnyhat-shop"));
         let listener_db = PgPoolOptions::new()
             .max_connections(1)
