@@ -77,6 +77,15 @@ pub enum Flavour {
     Mysql8,
 }
 
+impl Flavour {
+    /// Whether a snapshot starts streaming from a position read before its copy (MySQL has no
+    /// snapshot position), so the replica is only consistent once the stream has passed the head
+    /// read after it: until then it counts as hard-stale.
+    pub const fn snapshot_replays(self) -> bool {
+        matches!(self, Self::Mysql8)
+    }
+}
+
 /// The shop database, as the `bridge` role.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

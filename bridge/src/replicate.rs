@@ -3,7 +3,7 @@
 //! ends both, and the session restarts (with backoff) from the last committed checkpoint, so
 //! nothing in flight is applied twice or lost.
 
-use crate::config::ResumeMode;
+use crate::config::{Flavour, ResumeMode};
 use crate::crash::{self, Point};
 use crate::mapping::{Change, Mapping, Role};
 use crate::sink::apply::{self, Target, Touched};
@@ -54,6 +54,7 @@ pub struct Replicator {
     /// Where `/readyz` reads this leader's staleness.
     pub health: Arc<crate::admin::Health>,
     pub resume: ResumeMode,
+    pub flavour: Flavour,
     pub server_id: u32,
     pub mapping: Arc<Mapping>,
     /// The mapping file, read again at the start of every session: a fixed mapping is taken up
@@ -199,6 +200,7 @@ impl Replicator {
             ReadFrom {
                 position: from,
                 mode: self.resume,
+                flavour: self.flavour,
                 tables: tables::reader_states(&states),
             },
             tx,
@@ -391,7 +393,7 @@ impl Replicator {
         let at = format!("snapshot {generation}");
         let target = target(mapping, generation);
         let (out, mut changes) = mpsc::channel::<Change>(4096);
-        let read = source::snapshot::read(&self.source, mapping, &fit, out);
+        let read = source::snapshot::read(&self.source, self.flavour, mapping, &fit, out);
         let write = async {
             let (mut rows, mut chunk) = (0u64, Vec::with_capacity(SNAPSHOT_CHUNK));
             loop {
@@ -413,7 +415,8 @@ impl Replicator {
             }
             anyhow::Ok(rows)
         };
-        let (position, rows) = tokio::try_join!(read, write)?;
+        let (taken, rows) = tokio::try_join!(read, write)?;
+        let position = taken.from;
         let reloaded = apply::Reloaded {
             items: fit
                 .contains(&Role::Items)
@@ -448,10 +451,13 @@ impl Replicator {
         if only.is_some() {
             // The other tables stream on from the checkpoint: only the generation moves.
             let written: Option<(Option<String>, Option<i64>, Option<String>)> = sqlx::query_as(
-                "UPDATE stock.checkpoint SET generation = $2, updated_at = now() WHERE epoch = $1 RETURNING binlog_file, binlog_pos, gtid",
+                "UPDATE stock.checkpoint SET generation = $2, updated_at = now(),
+                     caught_up_at = CASE WHEN $3 THEN NULL ELSE caught_up_at END
+                 WHERE epoch = $1 RETURNING binlog_file, binlog_pos, gtid",
             )
             .bind(self.epoch)
             .bind(generation)
+            .bind(self.flavour.snapshot_replays())
             .fetch_optional(&mut *tx)
             .await?;
             let Some((file, pos, gtid)) = written else {
@@ -478,7 +484,8 @@ impl Replicator {
              VALUES (true, $1, $2, $3, $4, $5, $6, $7, true, now(), clock_timestamp() + make_interval(secs => $8))
              ON CONFLICT (id) DO UPDATE SET gtid = EXCLUDED.gtid, binlog_file = EXCLUDED.binlog_file,
                  binlog_pos = EXCLUDED.binlog_pos, generation = EXCLUDED.generation, snapshot_done = true,
-                 source_server = EXCLUDED.source_server, updated_at = now()
+                 source_server = EXCLUDED.source_server, updated_at = now(),
+                 caught_up_at = CASE WHEN $9 THEN NULL ELSE stock.checkpoint.caught_up_at END
              WHERE stock.checkpoint.epoch = EXCLUDED.epoch",
         )
         .bind(self.epoch)
@@ -489,6 +496,7 @@ impl Replicator {
         .bind(position.pos as i64)
         .bind(generation)
         .bind(crate::leader::LEASE_SECS)
+        .bind(self.flavour.snapshot_replays())
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -4,8 +4,9 @@
 //! against fresh snapshots (a change in flight makes a difference that goes away); only keys that
 //! differ every time are drift. Exit code: 0 equal, 1 drift, 2 error.
 
+use crate::config::Flavour;
 use crate::mapping::{Change, ItemRow, Mapping, Role};
-use crate::source::binlog::GtidState;
+use crate::source::gtid::GtidState;
 use crate::source::{self, Position};
 use anyhow::Context;
 use sqlx::PgPool;
@@ -37,13 +38,14 @@ pub enum Verdict {
 
 pub async fn verify(
     source: &mysql_async::Opts,
+    flavour: Flavour,
     mapping: &Mapping,
     db: &PgPool,
 ) -> anyhow::Result<Verdict> {
     let mut suspects: Option<BTreeSet<String>> = None;
     let mut details = BTreeMap::new();
     for round in 0..ROUNDS {
-        let (position, expected) = expected_state(source, mapping).await?;
+        let (position, expected) = expected_state(source, flavour, mapping).await?;
         let items = expected.len();
         wait_for_checkpoint(db, &position).await?;
         let actual = replica_state(db).await?;
@@ -84,11 +86,12 @@ pub async fn verify(
 /// The mapped state of every item in one consistent source snapshot.
 async fn expected_state(
     source: &mysql_async::Opts,
+    flavour: Flavour,
     mapping: &Mapping,
 ) -> anyhow::Result<(Position, HashMap<String, Expected>)> {
     let (tx, mut rx) = mpsc::channel::<Change>(4096);
     let roles = mapping.roles();
-    let read = source::snapshot::read(source, mapping, &roles, tx);
+    let read = source::snapshot::read(source, flavour, mapping, &roles, tx);
     let collect = async {
         let (mut items, mut levels, mut locations) = (
             HashMap::<String, ItemRow>::new(),
@@ -116,7 +119,9 @@ async fn expected_state(
         }
         anyhow::Ok((items, levels, locations))
     };
-    let (position, (items, levels, locations)) = tokio::try_join!(read, collect)?;
+    let (taken, (items, levels, locations)) = tokio::try_join!(read, collect)?;
+    // The replica must hold everything the copy holds before the two are compared.
+    let position = taken.consistent_after;
     let mut sums: HashMap<String, i64> = HashMap::new();
     for level in levels {
         let sellable = match (&level.location_key, mapping.locations.is_some()) {

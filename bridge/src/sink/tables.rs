@@ -8,7 +8,8 @@
 
 use crate::mapping::Role;
 use crate::source::Position;
-use crate::source::binlog::{GtidState, TableStates, TableStop};
+use crate::source::binlog::{TableStates, TableStop};
+use crate::source::gtid::GtidState;
 use sqlx::{PgConnection, PgPool};
 
 /// A table's state as the operator sees it.

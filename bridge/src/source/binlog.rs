@@ -5,9 +5,10 @@
 //! at a time, which the applier holds in one open PostgreSQL transaction until the last part.
 //! Positions and GTIDs travel with every transaction; errors name the position.
 
+use super::gtid::GtidState;
 use super::values::Row;
 use super::{Position, rotate_file_name};
-use crate::config::ResumeMode;
+use crate::config::{Flavour, ResumeMode};
 use crate::mapping::{Change, Mapping, Role};
 use anyhow::Context;
 use futures::StreamExt;
@@ -139,6 +140,7 @@ impl Open {
 pub struct ReadFrom {
     pub position: Position,
     pub mode: ResumeMode,
+    pub flavour: Flavour,
     pub tables: TableStates,
 }
 
@@ -154,6 +156,7 @@ pub async fn read(
     let ReadFrom {
         position: from,
         mode,
+        flavour,
         tables: mut states,
     } = from;
     let parts = Arc::new(tokio::sync::Semaphore::new(PARTS_IN_FLIGHT));
@@ -163,30 +166,45 @@ pub async fn read(
     let mut conn = mysql_async::Conn::new(opts)
         .await
         .context("binlog: connect")?;
-    // Ask MariaDB for its GTID events (instead of dummy BEGINs) and for heartbeats when idle.
-    conn.query_drop("SET @mariadb_slave_capability = 4").await?;
-    conn.query_drop(format!(
-        "SET @master_heartbeat_period = {}",
-        HEARTBEAT.as_nanos()
-    ))
-    .await?;
-    // By GTID, MariaDB finds the position itself (on this server or on a promoted replica of the
-    // same domain); offsets are then only trusted once a whole transaction has been read.
-    let by_gtid = mode == ResumeMode::Gtid && from.gtid.is_some();
-    let request = if by_gtid {
-        conn.exec_drop(
-            "SET @slave_connect_state = ?",
-            (from.gtid.as_deref().unwrap_or_default(),),
-        )
-        .await?;
-        conn.query_drop("SET @slave_gtid_strict_mode = 0").await?;
-        conn.query_drop("SET @slave_gtid_ignore_duplicates = 0")
+    // Heartbeats when idle (MySQL 8.0.26+ reads the `source_` name, older servers the other), and
+    // on MySQL the checksum announced under its 8.4 name too (mysql_async sets only the old one).
+    for variable in ["master_heartbeat_period", "source_heartbeat_period"] {
+        conn.query_drop(format!("SET @{variable} = {}", HEARTBEAT.as_nanos()))
             .await?;
-        BinlogStreamRequest::new(server_id)
-    } else {
-        BinlogStreamRequest::new(server_id)
-            .with_filename(from.file.as_bytes())
-            .with_pos(from.pos)
+    }
+    // By GTID, the source finds the position itself (on this server or on a promoted replica);
+    // offsets are then only trusted once a whole transaction has been read.
+    let by_gtid = mode == ResumeMode::Gtid && from.gtid.is_some();
+    let request = BinlogStreamRequest::new(server_id);
+    let request = match flavour {
+        Flavour::Mariadb => {
+            // MariaDB's GTID events instead of dummy BEGINs.
+            conn.query_drop("SET @mariadb_slave_capability = 4").await?;
+            if by_gtid {
+                conn.exec_drop(
+                    "SET @slave_connect_state = ?",
+                    (from.gtid.as_deref().unwrap_or_default(),),
+                )
+                .await?;
+                conn.query_drop("SET @slave_gtid_strict_mode = 0").await?;
+                conn.query_drop("SET @slave_gtid_ignore_duplicates = 0")
+                    .await?;
+                request
+            } else {
+                at_position(request, &from)
+            }
+        }
+        Flavour::Mysql8 => {
+            conn.query_drop("SET @source_binlog_checksum = 'ALL'")
+                .await?;
+            if by_gtid {
+                // MySQL sends every transaction not in the set, from the first binlog holding one.
+                let sids = GtidState::parse(from.gtid.as_deref()).request_sids()?;
+                request.with_gtid().with_gtid_set(sids)
+            } else {
+                at_position(request, &from)
+            }
+        }
     };
     let mut offsets_trusted = !by_gtid;
     // Whether events end with a CRC32 (the first ROTATE's name then carries its 4 bytes).
@@ -248,6 +266,19 @@ pub async fn read(
             .with_context(|| format!("binlog: bad event at {}", at()))?;
         match data {
             Some(EventData::FormatDescriptionEvent(_)) => seen_format_description = true,
+            // MySQL: a transaction's GTID (or, with gtid_mode off, an anonymous one) comes first;
+            // a DDL is the single statement after it, with no BEGIN (one is "standalone" until a
+            // BEGIN says otherwise).
+            Some(EventData::GtidEvent(event)) => {
+                let tag = event.tag().map(ToString::to_string);
+                let gtid = super::gtid::mysql_gtid(event.sid(), tag.as_deref(), event.gno());
+                open = Some(Open::new(Some(gtid), true));
+                continue;
+            }
+            Some(EventData::AnonymousGtidEvent(_)) => {
+                open = Some(Open::new(None, true));
+                continue;
+            }
             Some(EventData::RotateEvent(rotate)) => {
                 let next =
                     rotate_file_name(rotate.name_raw(), !seen_format_description, checksummed);
@@ -371,7 +402,8 @@ pub async fn read(
                     }
                 }
                 if trimmed.eq_ignore_ascii_case("BEGIN") {
-                    open.get_or_insert_with(|| Open::new(None, false));
+                    open.get_or_insert_with(|| Open::new(None, false))
+                        .standalone = false;
                 } else if trimmed.eq_ignore_ascii_case("ROLLBACK") {
                     // A transaction that also wrote a non-transactional (MyISAM) table is logged
                     // whole and ends in ROLLBACK: none of its changes happened. Its position is
@@ -432,6 +464,16 @@ pub async fn read(
             }
         }
     }
+}
+
+/// A dump request from `from`'s file and offset.
+fn at_position<'a>(
+    request: BinlogStreamRequest<'a>,
+    from: &'a Position,
+) -> BinlogStreamRequest<'a> {
+    request
+        .with_filename(from.file.as_bytes())
+        .with_pos(from.pos)
 }
 
 /// Ends the open transaction at `end` and sends it (waiting while the applier is behind).
@@ -670,65 +712,6 @@ fn first_words(sql: &str) -> String {
     sql.split_whitespace().take(4).collect::<Vec<_>>().join(" ")
 }
 
-/// MariaDB's GTID state: the last sequence number per replication domain.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct GtidState(std::collections::BTreeMap<u32, (u32, u64)>);
-
-impl GtidState {
-    pub fn parse(text: Option<&str>) -> Self {
-        let mut state = Self::default();
-        for gtid in text
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|g| !g.is_empty())
-        {
-            state.advance(gtid);
-        }
-        state
-    }
-
-    /// Records `domain-server-seq` as the latest of its domain.
-    pub fn advance(&mut self, gtid: &str) {
-        let mut parts = gtid.splitn(3, '-').map(str::parse::<u64>);
-        if let (Some(Ok(domain)), Some(Ok(server)), Some(Ok(seq))) =
-            (parts.next(), parts.next(), parts.next())
-        {
-            self.0.insert(domain as u32, (server as u32, seq));
-        }
-    }
-
-    /// Whether the transaction `domain-server-seq` is at or before this state.
-    pub fn contains(&self, gtid: &str) -> bool {
-        let mut parts = gtid.splitn(3, '-').map(str::parse::<u64>);
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some(Ok(domain)), Some(Ok(_)), Some(Ok(seq))) => self
-                .0
-                .get(&(domain as u32))
-                .is_some_and(|(_, mine)| *mine >= seq),
-            _ => false,
-        }
-    }
-
-    /// The first domain in which `self` is further than `other` (or that `other` lacks).
-    pub fn ahead_of(&self, other: &Self) -> Option<u32> {
-        self.0
-            .iter()
-            .find(|(domain, (_, seq))| other.0.get(domain).is_none_or(|(_, theirs)| theirs < seq))
-            .map(|(domain, _)| *domain)
-    }
-
-    pub fn render(&self) -> Option<String> {
-        (!self.0.is_empty()).then(|| {
-            self.0
-                .iter()
-                .map(|(d, (s, q))| format!("{d}-{s}-{q}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -784,16 +767,5 @@ mod tests {
         );
         assert_eq!(dml("UPDATE app_settings SET value = 'x'"), None);
         assert_eq!(dml("BEGIN"), None);
-    }
-
-    #[test]
-    fn gtid_state_keeps_the_latest_per_domain() {
-        let mut state = GtidState::parse(Some("0-1-10,1-2-5"));
-        state.advance("0-1-11");
-        state.advance("2-3-1");
-        assert_eq!(state.render().as_deref(), Some("0-1-11,1-2-5,2-3-1"));
-        assert_eq!(GtidState::parse(None).render(), None);
-        assert!(state.contains("0-9-11") && state.contains("1-2-4"));
-        assert!(!state.contains("0-1-12") && !state.contains("3-1-1"));
     }
 }

@@ -2,6 +2,7 @@
 //! from its own user. Each failure is one line saying what to set (and the RDS parameter-group
 //! equivalent) and has its own exit code, so an operator or a deployment script can tell them apart.
 
+use crate::config::{Flavour, ResumeMode};
 use mysql_async::prelude::Queryable;
 
 /// A configuration the bridge cannot work with. The exit code is stable: scripts may rely on it.
@@ -33,6 +34,22 @@ pub enum SourceProblem {
         "the source is not the server the checkpoint came from ({0}); refusing to resume. If the legacy database was really replaced, delete the checkpoint row (stock.checkpoint) to take a fresh snapshot"
     )]
     DifferentSource(String),
+    #[error(
+        "source.flavour is {setting}, but the server is {server}: set source.flavour = {wanted}"
+    )]
+    WrongFlavour {
+        setting: &'static str,
+        server: String,
+        wanted: &'static str,
+    },
+    #[error(
+        "gtid_mode is {0}: set gtid_mode=ON and enforce_gtid_consistency=ON (RDS: parameter group gtid-mode = ON, enforce_gtid_consistency = ON), or resume by position (source.resume = position)"
+    )]
+    GtidModeOff(String),
+    #[error(
+        "binlog_transaction_compression is ON: set binlog_transaction_compression=OFF (RDS: parameter group binlog_transaction_compression = 0); the events inside a compressed transaction carry no binlog positions to checkpoint"
+    )]
+    CompressedTransactions,
 }
 
 impl SourceProblem {
@@ -45,29 +62,72 @@ impl SourceProblem {
             Self::MissingGrant(_) => 14,
             Self::Mapping(_) => 15,
             Self::DifferentSource(_) => 16,
+            Self::WrongFlavour { .. } => 18,
+            Self::GtidModeOff(_) => 19,
+            Self::CompressedTransactions => 20,
         }
     }
 }
 
+/// What the checks read off the source.
+#[derive(Debug, Clone)]
+struct Settings {
+    version: String,
+    log_bin: bool,
+    format: String,
+    image: String,
+    metadata: Option<String>,
+    /// MySQL's `gtid_mode` (MariaDB always has GTIDs).
+    gtid_mode: Option<String>,
+    /// MySQL's `binlog_transaction_compression` (1 = on).
+    compression: bool,
+}
+
 /// Reads the server's global settings and the user's grants; the first problem found is returned.
-pub async fn check(conn: &mut mysql_async::Conn) -> anyhow::Result<Result<(), SourceProblem>> {
+pub async fn check(
+    conn: &mut mysql_async::Conn,
+    flavour: Flavour,
+    resume: ResumeMode,
+) -> anyhow::Result<Result<(), SourceProblem>> {
+    let version: Option<String> = conn.query_first("SELECT @@version").await?;
+    let version = version.unwrap_or_default();
+    // MariaDB before 10.5 has no binlog_row_metadata: read through information_schema, where an
+    // unknown variable is no row rather than an error. MySQL 8 moved that table away but always
+    // has the variable.
+    let metadata = if super::is_mariadb(&version) {
+        "(SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME = 'BINLOG_ROW_METADATA')"
+    } else {
+        "@@global.binlog_row_metadata"
+    };
     let row: Option<(u8, String, String, Option<String>)> = conn
-        .query_first(
-            "SELECT @@global.log_bin, @@global.binlog_format, @@global.binlog_row_image, \
-             (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME = 'BINLOG_ROW_METADATA')",
-        )
+        .query_first(format!(
+            "SELECT @@global.log_bin, @@global.binlog_format, @@global.binlog_row_image, {metadata}"
+        ))
         .await?;
     let Some((log_bin, format, image, metadata)) = row else {
         return Ok(Err(SourceProblem::BinlogOff));
     };
+    let (gtid_mode, compression): (Option<String>, bool) = if super::is_mariadb(&version) {
+        (None, false)
+    } else {
+        let row: Option<(String, u8)> = conn
+            .query_first("SELECT @@global.gtid_mode, @@global.binlog_transaction_compression")
+            .await?;
+        row.map_or((None, false), |(mode, compressed)| {
+            (Some(mode), compressed == 1)
+        })
+    };
     let grants: Vec<String> = conn.query("SHOW GRANTS").await?;
-    Ok(judge(
-        log_bin == 1,
-        &format,
-        &image,
-        metadata.as_deref(),
-        &grants,
-    ))
+    let settings = Settings {
+        version,
+        log_bin: log_bin == 1,
+        format,
+        image,
+        metadata,
+        gtid_mode,
+        compression,
+    };
+    Ok(judge(&settings, flavour, resume, &grants))
 }
 
 /// Whether the bridge may resume from `checkpoint` on this source.
@@ -86,13 +146,22 @@ pub async fn check_resume(
     conn: &mut mysql_async::Conn,
     checkpoint: &super::Position,
     recorded_server: Option<&str>,
-    mode: crate::config::ResumeMode,
+    mode: ResumeMode,
 ) -> anyhow::Result<Result<Resume, SourceProblem>> {
     let current = super::server_identity(conn).await?;
     if let Err(problem) = judge_server(recorded_server, &current, mode) {
         return Ok(Err(problem));
     }
-    let source_gtid: Option<String> = conn.query_first("SELECT @@global.gtid_binlog_pos").await?;
+    // What the source has written (MariaDB: the latest per domain; MySQL: the set of every
+    // transaction) and, on MySQL, what it no longer keeps.
+    let (source_gtid, purged): (Option<String>, Option<String>) = if super::is_mariadb(&current) {
+        let pos: Option<String> = conn.query_first("SELECT @@global.gtid_binlog_pos").await?;
+        (pos, None)
+    } else {
+        conn.query_first("SELECT @@global.gtid_executed, @@global.gtid_purged")
+            .await?
+            .unwrap_or_default()
+    };
     let logs: Vec<mysql_async::Row> = conn.query("SHOW BINARY LOGS").await?;
     let logs: Vec<(String, u64)> = logs
         .into_iter()
@@ -106,6 +175,7 @@ pub async fn check_resume(
     Ok(judge_resume(
         checkpoint,
         source_gtid.as_deref(),
+        purged.as_deref(),
         &logs,
         mode,
     ))
@@ -114,20 +184,32 @@ pub async fn check_resume(
 fn judge_resume(
     checkpoint: &super::Position,
     source_gtid: Option<&str>,
+    purged: Option<&str>,
     logs: &[(String, u64)],
-    mode: crate::config::ResumeMode,
+    mode: ResumeMode,
 ) -> Result<Resume, SourceProblem> {
-    use super::binlog::GtidState;
+    use super::gtid::GtidState;
     if let Some(ours) = checkpoint.gtid.as_deref() {
         let theirs = GtidState::parse(source_gtid);
-        if let Some(domain) = GtidState::parse(Some(ours)).ahead_of(&theirs) {
+        let ours_state = GtidState::parse(Some(ours));
+        if let Some(place) = ours_state.ahead_of(&theirs) {
             return Err(SourceProblem::DifferentSource(format!(
-                "its GTID position {} is behind the checkpoint's {ours} in domain {domain}",
+                "its GTID position {} is behind the checkpoint's {ours} in {place}",
                 source_gtid.unwrap_or("(none)")
             )));
         }
+        // MySQL: a transaction the checkpoint lacks that the source has purged can never be
+        // streamed again.
+        if mode == ResumeMode::Gtid
+            && let Some(place) = GtidState::parse(purged).ahead_of(&ours_state)
+        {
+            return Ok(Resume::Purged(format!(
+                "the source has purged transactions of {place} the checkpoint lacks (gtid_purged {})",
+                purged.unwrap_or_default().replace('\n', "")
+            )));
+        }
     }
-    if mode == crate::config::ResumeMode::Position {
+    if mode == ResumeMode::Position {
         match logs.iter().find(|(name, _)| *name == checkpoint.file) {
             Some((_, size)) if *size < checkpoint.pos => {
                 return Err(SourceProblem::DifferentSource(format!(
@@ -162,12 +244,12 @@ fn judge_resume(
 fn judge_server(
     recorded: Option<&str>,
     current: &str,
-    mode: crate::config::ResumeMode,
+    mode: ResumeMode,
 ) -> Result<(), SourceProblem> {
     let server_id = |identity: &str| identity.split_whitespace().next().map(str::to_owned);
     match recorded {
         Some(recorded)
-            if mode == crate::config::ResumeMode::Position
+            if mode == ResumeMode::Position
                 && !recorded.is_empty()
                 && server_id(recorded) != server_id(current) =>
         {
@@ -184,24 +266,47 @@ fn judge_server(
 
 /// The decision, apart from the I/O so it is unit-tested.
 fn judge(
-    log_bin: bool,
-    format: &str,
-    image: &str,
-    metadata: Option<&str>,
+    settings: &Settings,
+    flavour: Flavour,
+    resume: ResumeMode,
     grants: &[String],
 ) -> Result<(), SourceProblem> {
-    if !log_bin {
+    let mariadb = super::is_mariadb(&settings.version);
+    if mariadb != (flavour == Flavour::Mariadb) {
+        let (setting, wanted) = match flavour {
+            Flavour::Mariadb => ("mariadb", "mysql8"),
+            Flavour::Mysql8 => ("mysql8", "mariadb"),
+        };
+        return Err(SourceProblem::WrongFlavour {
+            setting,
+            server: settings.version.clone(),
+            wanted,
+        });
+    }
+    if !settings.log_bin {
         return Err(SourceProblem::BinlogOff);
     }
-    if !format.eq_ignore_ascii_case("ROW") {
-        return Err(SourceProblem::FormatNotRow(format.to_owned()));
+    if !settings.format.eq_ignore_ascii_case("ROW") {
+        return Err(SourceProblem::FormatNotRow(settings.format.clone()));
     }
-    if !image.eq_ignore_ascii_case("FULL") {
-        return Err(SourceProblem::ImageNotFull(image.to_owned()));
+    if !settings.image.eq_ignore_ascii_case("FULL") {
+        return Err(SourceProblem::ImageNotFull(settings.image.clone()));
     }
-    let metadata = metadata.unwrap_or("absent (server too old)");
+    let metadata = settings
+        .metadata
+        .as_deref()
+        .unwrap_or("absent (server too old)");
     if !metadata.eq_ignore_ascii_case("FULL") {
         return Err(SourceProblem::MetadataNotFull(metadata.to_owned()));
+    }
+    if let Some(mode) = &settings.gtid_mode
+        && resume == ResumeMode::Gtid
+        && !mode.eq_ignore_ascii_case("ON")
+    {
+        return Err(SourceProblem::GtidModeOff(mode.clone()));
+    }
+    if settings.compression {
+        return Err(SourceProblem::CompressedTransactions);
     }
     let global: Vec<String> = grants
         .iter()
@@ -243,45 +348,51 @@ mod tests {
 
     #[test]
     fn resuming_is_refused_on_a_source_behind_the_checkpoint() {
-        use crate::config::ResumeMode::{Gtid, Position};
+        use ResumeMode::{Gtid, Position};
         let logs = vec![
             ("binlog.000002".to_owned(), 5000),
             ("binlog.000003".to_owned(), 900),
         ];
         let ours = at("binlog.000002", 4000, Some("0-1-50"));
         assert_eq!(
-            judge_resume(&ours, Some("0-1-60"), &logs, Gtid),
+            judge_resume(&ours, Some("0-1-60"), None, &logs, Gtid),
             Ok(Resume::Yes)
         );
         assert_eq!(
-            judge_resume(&ours, Some("0-1-60"), &logs, Position),
+            judge_resume(&ours, Some("0-1-60"), None, &logs, Position),
             Ok(Resume::Yes)
         );
-        let fresh = judge_resume(&ours, Some("0-1-3"), &logs, Gtid).unwrap_err();
+        let fresh = judge_resume(&ours, Some("0-1-3"), None, &logs, Gtid).unwrap_err();
         assert_eq!(fresh.exit_code(), 16);
         assert!(
             fresh.to_string().contains("behind the checkpoint"),
             "{fresh}"
         );
         assert!(
-            judge_resume(&ours, None, &logs, Gtid).is_err(),
+            judge_resume(&ours, None, None, &logs, Gtid).is_err(),
             "a source with no GTIDs at all is not ours"
         );
-        let short =
-            judge_resume(&at("binlog.000003", 4000, None), None, &logs, Position).unwrap_err();
+        let short = judge_resume(
+            &at("binlog.000003", 4000, None),
+            None,
+            None,
+            &logs,
+            Position,
+        )
+        .unwrap_err();
         assert!(short.to_string().contains("shorter"), "{short}");
         let unknown =
-            judge_resume(&at("binlog.000009", 4, None), None, &logs, Position).unwrap_err();
+            judge_resume(&at("binlog.000009", 4, None), None, None, &logs, Position).unwrap_err();
         assert!(unknown.to_string().contains("no binlog named"), "{unknown}");
         assert!(matches!(
-            judge_resume(&at("binlog.000001", 4, None), None, &logs, Position),
+            judge_resume(&at("binlog.000001", 4, None), None, None, &logs, Position),
             Ok(Resume::Purged(_))
         ));
     }
 
     #[test]
     fn positions_are_refused_on_another_server_but_gtids_follow_a_failover() {
-        use crate::config::ResumeMode::{Gtid, Position};
+        use ResumeMode::{Gtid, Position};
         let old = "server_id=1 version=10.11.6-MariaDB-log";
         let promoted = "server_id=2 version=10.11.6-MariaDB-log";
         let upgraded = "server_id=1 version=10.11.9-MariaDB-log";
@@ -297,68 +408,109 @@ mod tests {
         assert_eq!(judge_server(Some(""), promoted, Position), Ok(()));
     }
 
+    const MARIADB: &str = "10.11.6-MariaDB-log";
+    const MYSQL: &str = "8.0.39";
+    const MYSQL_GRANT: &str = "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO `cdc`@`%`";
+
+    /// A well-configured source of `version`.
+    fn source(version: &str) -> Settings {
+        Settings {
+            version: version.into(),
+            log_bin: true,
+            format: "ROW".into(),
+            image: "FULL".into(),
+            metadata: Some("FULL".into()),
+            gtid_mode: (!crate::source::is_mariadb(version)).then(|| "ON".into()),
+            compression: false,
+        }
+    }
+
+    fn maria(change: impl FnOnce(&mut Settings), grants_: &[&str]) -> Result<(), SourceProblem> {
+        let mut settings = source(MARIADB);
+        change(&mut settings);
+        judge(
+            &settings,
+            Flavour::Mariadb,
+            ResumeMode::Gtid,
+            &grants(grants_),
+        )
+    }
+
     #[test]
     fn a_well_configured_source_passes() {
-        assert_eq!(
-            judge(true, "ROW", "FULL", Some("FULL"), &grants(&[GOOD])),
-            Ok(())
-        );
-        let mysql = "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO `cdc`@`%`";
-        assert_eq!(
-            judge(true, "ROW", "FULL", Some("FULL"), &grants(&[mysql])),
-            Ok(())
-        );
+        assert_eq!(maria(|_| {}, &[GOOD]), Ok(()));
+        assert_eq!(maria(|_| {}, &[MYSQL_GRANT]), Ok(()));
+        for version in [MYSQL, "8.4.3", "8.0.36-rds"] {
+            for resume in [ResumeMode::Gtid, ResumeMode::Position] {
+                let settings = source(version);
+                assert_eq!(
+                    judge(&settings, Flavour::Mysql8, resume, &grants(&[MYSQL_GRANT])),
+                    Ok(()),
+                    "{version}"
+                );
+            }
+        }
     }
 
     #[test]
     fn each_problem_has_its_own_code_and_advice() {
         let cases = [
+            (maria(|s| s.log_bin = false, &[GOOD]), 10, "log_bin"),
             (
-                judge(false, "ROW", "FULL", Some("FULL"), &grants(&[GOOD])),
-                10,
-                "log_bin",
-            ),
-            (
-                judge(true, "MIXED", "FULL", Some("FULL"), &grants(&[GOOD])),
+                maria(|s| s.format = "MIXED".into(), &[GOOD]),
                 11,
                 "binlog_format=ROW",
             ),
             (
-                judge(true, "ROW", "MINIMAL", Some("FULL"), &grants(&[GOOD])),
+                maria(|s| s.image = "MINIMAL".into(), &[GOOD]),
                 12,
                 "binlog_row_image=FULL",
             ),
             (
-                judge(true, "ROW", "FULL", Some("NO_LOG"), &grants(&[GOOD])),
+                maria(|s| s.metadata = Some("NO_LOG".into()), &[GOOD]),
                 13,
                 "binlog_row_metadata=FULL",
             ),
             (
-                judge(true, "ROW", "FULL", None, &grants(&[GOOD])),
+                maria(|s| s.metadata = None, &[GOOD]),
                 13,
                 "binlog_row_metadata=FULL",
             ),
             (
-                judge(
-                    true,
-                    "ROW",
-                    "FULL",
-                    Some("FULL"),
-                    &grants(&["GRANT SELECT ON `legacy`.* TO `b`@`%`"]),
-                ),
+                maria(|_| {}, &["GRANT SELECT ON `legacy`.* TO `b`@`%`"]),
                 14,
                 "REPLICATION SLAVE",
             ),
             (
-                judge(
-                    true,
-                    "ROW",
-                    "FULL",
-                    Some("FULL"),
-                    &grants(&["GRANT REPLICATION SLAVE ON *.* TO `b`@`%`"]),
-                ),
+                maria(|_| {}, &["GRANT REPLICATION SLAVE ON *.* TO `b`@`%`"]),
                 14,
                 "REPLICATION CLIENT",
+            ),
+            (
+                judge(
+                    &Settings {
+                        gtid_mode: Some("OFF_PERMISSIVE".into()),
+                        ..source(MYSQL)
+                    },
+                    Flavour::Mysql8,
+                    ResumeMode::Gtid,
+                    &grants(&[MYSQL_GRANT]),
+                ),
+                19,
+                "gtid_mode=ON",
+            ),
+            (
+                judge(
+                    &Settings {
+                        compression: true,
+                        ..source(MYSQL)
+                    },
+                    Flavour::Mysql8,
+                    ResumeMode::Position,
+                    &grants(&[MYSQL_GRANT]),
+                ),
+                20,
+                "binlog_transaction_compression=OFF",
             ),
         ];
         for (result, code, advice) in cases {
@@ -367,5 +519,69 @@ mod tests {
             assert!(problem.to_string().contains(advice), "{problem}");
             assert!(problem.to_string().contains("RDS"), "{problem}");
         }
+    }
+
+    #[test]
+    fn a_source_of_the_other_flavour_is_named() {
+        let mysql_as_maria = judge(
+            &source(MYSQL),
+            Flavour::Mariadb,
+            ResumeMode::Gtid,
+            &grants(&[MYSQL_GRANT]),
+        )
+        .unwrap_err();
+        assert_eq!(mysql_as_maria.exit_code(), 18);
+        assert_eq!(
+            mysql_as_maria.to_string(),
+            "source.flavour is mariadb, but the server is 8.0.39: set source.flavour = mysql8"
+        );
+        let maria_as_mysql = judge(
+            &source(MARIADB),
+            Flavour::Mysql8,
+            ResumeMode::Gtid,
+            &grants(&[GOOD]),
+        )
+        .unwrap_err();
+        assert!(
+            maria_as_mysql
+                .to_string()
+                .ends_with("set source.flavour = mariadb"),
+            "{maria_as_mysql}"
+        );
+    }
+
+    #[test]
+    fn mysql_resumes_by_gtid_set_unless_the_source_purged_what_is_missing() {
+        const A: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let logs = vec![("binlog.000007".to_owned(), 5000)];
+        let ours = at("binlog.000007", 4000, Some(&format!("{A}:1-100")));
+        let executed = format!("{A}:1-150");
+        assert_eq!(
+            judge_resume(
+                &ours,
+                Some(&executed),
+                Some(&format!("{A}:1-90")),
+                &logs,
+                ResumeMode::Gtid
+            ),
+            Ok(Resume::Yes)
+        );
+        assert!(matches!(
+            judge_resume(&ours, Some(&executed), Some(&format!("{A}:1-120")), &logs, ResumeMode::Gtid),
+            Ok(Resume::Purged(why)) if why.contains("purged")
+        ));
+        let fresh = judge_resume(
+            &ours,
+            Some("9e11fa47-71ca-11e1-9e33-c80aa9429562:1-400"),
+            Some(""),
+            &logs,
+            ResumeMode::Gtid,
+        )
+        .unwrap_err();
+        assert_eq!(fresh.exit_code(), 16);
+        assert!(
+            fresh.to_string().contains(&format!("source {A}")),
+            "{fresh}"
+        );
     }
 }

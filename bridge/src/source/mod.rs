@@ -27,39 +27,72 @@ pub fn connect_opts(source: &Source) -> anyhow::Result<Opts> {
     Ok(builder.into())
 }
 
-/// Which server this is, as the checkpoint records it: `server_id=N version=V`.
+/// Which server this is, as the checkpoint records it: `server_id=N version=V`, and on MySQL its
+/// `server_uuid` (a fresh data directory gets a new one; MariaDB has none).
 pub async fn server_identity(conn: &mut mysql_async::Conn) -> anyhow::Result<String> {
     let id: Option<(u32, String)> = conn
         .query_first("SELECT @@server_id, @@version")
         .await
         .context("reading the source's server id")?;
-    Ok(id
-        .map(|(id, version)| format!("server_id={id} version={version}"))
-        .unwrap_or_default())
+    let Some((id, version)) = id else {
+        return Ok(String::new());
+    };
+    if is_mariadb(&version) {
+        return Ok(format!("server_id={id} version={version}"));
+    }
+    let uuid: Option<String> = conn
+        .query_first("SELECT @@server_uuid")
+        .await
+        .context("reading the source's server_uuid")?;
+    Ok(format!(
+        "server_id={id} version={version} server_uuid={}",
+        uuid.unwrap_or_default()
+    ))
 }
 
-/// Reads the source's current binlog file and offset (`SHOW MASTER STATUS`).
+/// Whether `@@version` is a MariaDB server's (MySQL's never says so).
+pub fn is_mariadb(version: &str) -> bool {
+    version.to_ascii_lowercase().contains("mariadb")
+}
+
+/// The source's binlog status row: `SHOW MASTER STATUS`, or `SHOW BINARY LOG STATUS` on MySQL 8.4,
+/// which removed the old name. File, position, two filters, then (MySQL) `Executed_Gtid_Set`.
+pub async fn binlog_status(conn: &mut mysql_async::Conn) -> anyhow::Result<mysql_async::Row> {
+    const WHY: &str = "(is log_bin on, and does the user have REPLICATION CLIENT?)";
+    let row: Option<mysql_async::Row> = match conn.query_first("SHOW MASTER STATUS").await {
+        Err(mysql_async::Error::Server(e)) if e.code == 1064 => conn
+            .query_first("SHOW BINARY LOG STATUS")
+            .await
+            .with_context(|| format!("SHOW BINARY LOG STATUS failed {WHY}"))?,
+        other => other.with_context(|| format!("SHOW MASTER STATUS failed {WHY}"))?,
+    };
+    row.context("the legacy database has binary logging off (set log_bin)")
+}
+
+/// Reads the source's current binlog file and offset.
 pub async fn binlog_head(opts: &Opts) -> anyhow::Result<BinlogHead> {
     let mut conn = mysql_async::Conn::new(opts.clone())
         .await
         .context("cannot connect to the legacy database")?;
-    // The row has 4 or 5 columns depending on the server; only the first two are ours. Read them
-    // by position with checked conversions (a tuple conversion would panic on the column count).
-    let row: Option<mysql_async::Row> = conn.query_first("SHOW MASTER STATUS").await.context(
-        "SHOW MASTER STATUS failed (is log_bin on, and does the user have REPLICATION CLIENT?)",
-    )?;
+    let row = binlog_status(&mut conn).await;
     conn.disconnect().await.ok();
-    let row = row.context("the legacy database has binary logging off (set log_bin)")?;
+    head_of(&row?)
+}
+
+/// File and offset of a binlog status row, by position with checked conversions (a tuple
+/// conversion would panic on the column count, which differs between servers).
+pub fn head_of(row: &mysql_async::Row) -> anyhow::Result<BinlogHead> {
     let file = row.get_opt::<String, _>(0).and_then(Result::ok);
     let position = row.get_opt::<u64, _>(1).and_then(Result::ok);
     match (file, position) {
         (Some(file), Some(position)) => Ok(BinlogHead { file, position }),
-        _ => anyhow::bail!("SHOW MASTER STATUS returned an unexpected row"),
+        _ => anyhow::bail!("the source's binlog status has an unexpected row"),
     }
 }
 
 pub mod binlog;
 pub mod checks;
+pub mod gtid;
 pub mod snapshot;
 pub mod values;
 
