@@ -43,6 +43,11 @@ pub struct Http {
     /// without the `__Host-` prefix. Never set it in production.
     #[serde(default)]
     pub insecure_dev_cookies: bool,
+    /// How long each process keeps a session its page views read, at most (kept true by `NOTIFY
+    /// session_changed`, shop/src/session_cache.rs; the time only bounds a lost notification).
+    /// 0 keeps nothing: every page view with a session then reads the database.
+    #[serde(default = "default_session_cache_secs")]
+    pub session_cache_secs: u64,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -245,6 +250,10 @@ const fn default_page_size() -> usize {
 
 const fn default_low_stock_threshold() -> i32 {
     5
+}
+
+const fn default_session_cache_secs() -> u64 {
+    30
 }
 
 const fn default_cache() -> bool {

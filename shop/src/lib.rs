@@ -17,6 +17,7 @@ pub mod password;
 pub mod rate_limit;
 pub mod routes;
 pub mod session;
+pub mod session_cache;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -11,8 +11,10 @@
 //! round trip (a page view with a session costs one query, not two).
 
 use crate::error::AppError;
+use crate::session_cache::SessionCache;
 use crate::state::Site;
 use axum::extract::{FromRef, FromRequestParts};
+use axum::http::Method;
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::request::Parts;
 use base64::Engine;
@@ -107,6 +109,38 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// The id hash of the request's session cookie, if it is well formed: a well-formed id is 43
+/// base64url characters, and anything else cannot name a session.
+fn cookie_id_hash(headers: &HeaderMap, site: &Site) -> Option<Vec<u8>> {
+    cookie(headers, site.cookie_name())
+        .filter(|value| value.len() == 43)
+        .map(hash_id)
+}
+
+/// Middleware: drops this process's cached copy of the visitor's session before and after every
+/// request that may change it — any method but GET and HEAD, and any response that sets a cookie
+/// (a login provider's callback is a GET). The database triggers notify every process of the
+/// change too, but the notification arrives a moment after the commit; dropping the copy here
+/// before the response leaves means the page a form redirects to always shows its outcome.
+pub async fn forget_around_changes(
+    axum::extract::State((site, cache)): axum::extract::State<(Arc<Site>, Arc<SessionCache>)>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let id_hash = cookie_id_hash(request.headers(), &site);
+    let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
+    if changes && let Some(id_hash) = &id_hash {
+        cache.invalidate(id_hash);
+    }
+    let response = next.run(request).await;
+    if (changes || response.headers().contains_key(header::SET_COOKIE))
+        && let Some(id_hash) = &id_hash
+    {
+        cache.invalidate(id_hash);
+    }
+    response
+}
+
 /// Whether the request carries the session cookie at all (valid or not): such responses must not
 /// be stored by shared caches.
 pub fn has_session_cookie(headers: &HeaderMap, site: &Site) -> bool {
@@ -195,6 +229,7 @@ where
     S: Send + Sync,
     PgPool: FromRef<S>,
     Arc<Site>: FromRef<S>,
+    Arc<SessionCache>: FromRef<S>,
 {
     type Rejection = AppError;
 
@@ -203,14 +238,21 @@ where
             return Ok(visitor.clone());
         }
         let site = Arc::<Site>::from_ref(state);
-        let Some(value) = cookie(&parts.headers, site.cookie_name()) else {
+        let Some(id_hash) = cookie_id_hash(&parts.headers, &site) else {
             return Ok(Self::default());
         };
-        // A well-formed id is 43 base64url characters; anything else cannot name a session.
-        if value.len() != 43 {
-            return Ok(Self::default());
+        let cache = Arc::<SessionCache>::from_ref(state);
+        // A page view is answered from this process's copy; a form post (which may change the
+        // session) always reads the database (`forget_around_changes` drops the copy around it).
+        let page_view = matches!(parts.method, Method::GET | Method::HEAD);
+        if page_view && let Some(session) = cache.get(&id_hash) {
+            let visitor = Self {
+                session: Some(session),
+            };
+            parts.extensions.insert(visitor.clone());
+            return Ok(visitor);
         }
-        let id_hash = hash_id(value);
+        let ticket = cache.ticket();
         let db = PgPool::from_ref(state);
         // `last_seen_at` (for the cleanup of abandoned sessions) is written at most once a minute,
         // not on every page view: a read-only page stays a read.
@@ -236,6 +278,9 @@ where
                 account: r.account_id.zip(r.username),
             }),
         };
+        if page_view && let Some(session) = &visitor.session {
+            cache.put(ticket, session);
+        }
         parts.extensions.insert(visitor.clone());
         Ok(visitor)
     }

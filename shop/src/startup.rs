@@ -114,6 +114,9 @@ impl Application {
                 },
             },
         ));
+        let sessions = Arc::new(crate::session_cache::SessionCache::new(
+            Duration::from_secs(settings.http.session_cache_secs),
+        ));
         let live = Arc::new(Live::new(
             StreamCaps::new(
                 settings.live.max_streams,
@@ -142,6 +145,7 @@ impl Application {
                 site,
                 metrics,
                 catalogue,
+                sessions,
                 live,
                 passwords,
                 login_limits,
@@ -174,12 +178,14 @@ impl Application {
             routes::public_router().with_state(self.state.clone()),
             self.csp.clone(),
             Arc::clone(&self.state.site),
+            Arc::clone(&self.state.sessions),
         );
         let admin_app = routes::admin_router().with_state(self.state.clone());
         let stop = self.state.live.stop.clone();
         let listener = tokio::spawn(live::listener::run(
             self.listener_db.clone(),
             Arc::clone(&self.state.catalogue),
+            Arc::clone(&self.state.sessions),
             Arc::clone(&self.state.live),
         ));
         let cleanup = tokio::spawn(crate::jobs::basket_cleanup::run(
@@ -220,13 +226,22 @@ impl Application {
     }
 }
 
-fn with_layers(router: Router, csp: HeaderValue, site: Arc<Site>) -> Router {
+fn with_layers(
+    router: Router,
+    csp: HeaderValue,
+    site: Arc<Site>,
+    sessions: Arc<crate::session_cache::SessionCache>,
+) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let header = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
     };
     router
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            (Arc::clone(&site), sessions),
+            crate::session::forget_around_changes,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             site,
             routes::finish_response,

@@ -18,6 +18,7 @@ pub struct AppState {
     pub site: Arc<Site>,
     pub metrics: PrometheusHandle,
     pub catalogue: Arc<Catalogue>,
+    pub sessions: Arc<crate::session_cache::SessionCache>,
     pub live: Arc<Live>,
     pub passwords: Arc<Passwords>,
     pub login_limits: Arc<LoginLimits>,

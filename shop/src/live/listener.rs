@@ -1,11 +1,14 @@
-//! The one `LISTEN stock_changed` connection of this process. For each notification it first drops
-//! the cached entries the payload names (`contracts::StockChanged::parse_or_all`: unreadable means
-//! everything), then tells the open streams. When the connection drops it stops the cache (nothing
-//! is served from it while changes could go unseen), tells open pages to re-read, and reconnects
-//! with backoff; once listening again it empties the cache and tells pages to re-read once more.
+//! The one listening connection of this process: `LISTEN stock_changed` and `session_changed`. For
+//! each stock notification it first drops the cached entries the payload names
+//! (`contracts::StockChanged::parse_or_all`: unreadable means everything), then tells the open
+//! streams; a session notification drops that session from the session cache. When the connection
+//! drops it stops both caches (nothing is served from them while changes could go unseen), tells
+//! open pages to re-read, and reconnects with backoff; once listening again it empties the caches
+//! and tells pages to re-read once more.
 
 use super::{Live, StockEvent};
 use crate::catalog::Catalogue;
+use crate::session_cache::{SESSION_CHANGED_CHANNEL, SessionCache};
 use contracts::StockChanged;
 use contracts::stock::STOCK_CHANGED_CHANNEL;
 use sqlx::PgPool;
@@ -21,7 +24,12 @@ const MAX_RETRY: Duration = Duration::from_secs(5);
 pub const APPLICATION_NAME: &str = "funnyhat-shop-stock-listener";
 
 /// Runs until `live.stop` is cancelled. `pool` is a one-connection pool of its own.
-pub async fn run(pool: PgPool, catalogue: Arc<Catalogue>, live: Arc<Live>) {
+pub async fn run(
+    pool: PgPool,
+    catalogue: Arc<Catalogue>,
+    sessions: Arc<SessionCache>,
+    live: Arc<Live>,
+) {
     let mut retry = FIRST_RETRY;
     let mut failures: u32 = 0;
     loop {
@@ -48,6 +56,7 @@ pub async fn run(pool: PgPool, catalogue: Arc<Catalogue>, live: Arc<Live>) {
         retry = FIRST_RETRY;
         failures = 0;
         catalogue.set_listening(true);
+        sessions.set_listening(true);
         metrics::gauge!("shop_stock_listener_connected").set(1.0);
         tracing::info!("listening for stock changes");
         live.publish(StockEvent::Everything);
@@ -57,6 +66,9 @@ pub async fn run(pool: PgPool, catalogue: Arc<Catalogue>, live: Arc<Live>) {
                 r = listener.try_recv() => r,
             };
             match received {
+                Ok(Some(notification)) if notification.channel() == SESSION_CHANGED_CHANNEL => {
+                    sessions.apply(notification.payload());
+                }
                 Ok(Some(notification)) => {
                     let change = StockChanged::parse_or_all(notification.payload());
                     catalogue.apply(&change).await;
@@ -68,6 +80,7 @@ pub async fn run(pool: PgPool, catalogue: Arc<Catalogue>, live: Arc<Live>) {
                 }
                 Ok(None) | Err(_) => {
                     catalogue.set_listening(false);
+                    sessions.set_listening(false);
                     metrics::gauge!("shop_stock_listener_connected").set(0.0);
                     metrics::counter!("shop_stock_listener_reconnects_total").increment(1);
                     tracing::warn!(
@@ -87,6 +100,8 @@ async fn connect(pool: &PgPool) -> sqlx::Result<PgListener> {
     let mut listener = PgListener::connect_with(pool).await?;
     // We reconnect ourselves (to flush the cache in between), never silently inside recv.
     listener.eager_reconnect(false);
-    listener.listen(STOCK_CHANGED_CHANNEL).await?;
+    listener
+        .listen_all([STOCK_CHANGED_CHANNEL, SESSION_CHANGED_CHANNEL])
+        .await?;
     Ok(listener)
 }
