@@ -292,3 +292,177 @@ async fn names_from_the_replica_are_escaped_on_the_basket_page() {
     );
     shop.finish().await.unwrap();
 }
+
+/// The page header of `customer`'s `path`, waited for until `check` holds (the session cache
+/// follows a change made elsewhere once its notification arrives).
+async fn wait_for_header(
+    customer: &mut Customer,
+    path: &str,
+    what: &str,
+    check: impl Fn(&crate::support::Page) -> bool,
+) -> crate::support::Page {
+    let deadline = tokio::time::Instant::now() + crate::support::EVENTUALLY;
+    loop {
+        let page = customer.get(path).await.unwrap();
+        if check(&page) {
+            return page;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{path}: not {what}; header count {:?}, signed in as {:?}",
+            page.basket_count(),
+            page.text_of_id("signed-in-as")
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Page views with a session are answered from the shop's memory (its metric counts the hits),
+/// and whatever changes a session elsewhere — another shop process, a job, an operator in psql —
+/// shows on the next page once PostgreSQL's notification arrives. The cache's time to live is set
+/// to an hour, so only the notifications can make these pages change.
+#[tokio::test]
+async fn cached_sessions_follow_changes_made_elsewhere() {
+    let shop = ShopUnderTest::start(
+        &[Hat::new("1", "Top Hat", 9), Hat::new("2", "Bowler", 9)],
+        &[("FUNNYHAT_HTTP__SESSION_CACHE_SECS", "3600")],
+    )
+    .await
+    .unwrap();
+    let mut kim = Customer::new(&shop);
+    let after_add = kim.add("1", 1).await.unwrap();
+    assert_eq!(
+        after_add.basket_count(),
+        Some(1),
+        "a form's outcome at once"
+    );
+    let hits_before = shop
+        .metric(r#"shop_session_cache_total{outcome="hit"}"#)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(kim.get("/").await.unwrap().basket_count(), Some(1));
+    }
+    let hits = shop
+        .metric(r#"shop_session_cache_total{outcome="hit"}"#)
+        .await
+        .unwrap();
+    assert!(
+        hits >= hits_before + 2.0,
+        "served from memory: {hits_before} → {hits}"
+    );
+
+    shop.exec("UPDATE shop.basket_lines SET quantity = 3")
+        .await
+        .unwrap();
+    wait_for_header(&mut kim, "/", "3 in the basket", |p| {
+        p.basket_count() == Some(3)
+    })
+    .await;
+    shop.exec(
+        "INSERT INTO shop.basket_lines (basket_id, item_key, quantity, price_minor_added, currency_added) \
+         SELECT basket_id, '2', 2, 1000, 'GBP' FROM shop.baskets",
+    )
+    .await
+    .unwrap();
+    wait_for_header(&mut kim, "/", "5 in the basket", |p| {
+        p.basket_count() == Some(5)
+    })
+    .await;
+    shop.exec("DELETE FROM shop.basket_lines WHERE item_key = '1'")
+        .await
+        .unwrap();
+    wait_for_header(&mut kim, "/", "2 in the basket", |p| {
+        p.basket_count() == Some(2)
+    })
+    .await;
+    // A form post after those changes sees them too (it reads the database).
+    let after_second_add = kim.add("1", 1).await.unwrap();
+    assert_eq!(after_second_add.basket_count(), Some(3));
+
+    let mut lou = Customer::new(&shop);
+    let welcome = lou
+        .register("lou", "lou@example.com", "a-very-funny-hat-42")
+        .await
+        .unwrap();
+    assert!(
+        welcome.status == 200 || welcome.status == 303,
+        "{}",
+        welcome.body
+    );
+    let signed_in = lou.get("/").await.unwrap();
+    assert_eq!(signed_in.text_of_id("signed-in-as"), Some("Hello, lou"));
+    shop.exec("UPDATE shop.sessions SET account_id = NULL WHERE account_id IS NOT NULL")
+        .await
+        .unwrap();
+    wait_for_header(&mut lou, "/", "signed out", |p| {
+        p.text_of_id("signed-in-as").is_none() && p.body.contains("Log in")
+    })
+    .await;
+
+    // The session ended elsewhere (as the cleanup job or a password change does): the cookie
+    // names nothing, so the visitor is a stranger again with an empty basket and no form token.
+    shop.exec("DELETE FROM shop.sessions").await.unwrap();
+    let stranger = wait_for_header(&mut kim, "/hats/1", "without a session", |p| {
+        p.basket_count() == Some(0)
+    })
+    .await;
+    assert_eq!(stranger.csrf(), "", "no token of a session that is gone");
+    assert_eq!(
+        shop.count("sessions").await.unwrap(),
+        0,
+        "a page view made none"
+    );
+    shop.finish().await.unwrap();
+}
+
+/// The shared listener's connection ended from the server side while a customer browses: what
+/// changed meanwhile (when no notification could arrive) still shows, because the shop empties and
+/// bypasses its session cache until it listens again.
+#[tokio::test]
+async fn cached_sessions_follow_changes_made_while_the_listener_was_gone() {
+    let shop = ShopUnderTest::start(
+        &[Hat::new("1", "Top Hat", 9)],
+        &[("FUNNYHAT_HTTP__SESSION_CACHE_SECS", "3600")],
+    )
+    .await
+    .unwrap();
+    let mut kim = Customer::new(&shop);
+    kim.add("1", 1).await.unwrap();
+    assert_eq!(kim.get("/").await.unwrap().basket_count(), Some(1));
+    assert_eq!(kim.get("/").await.unwrap().basket_count(), Some(1));
+    assert_eq!(shop.kill_listener().await.unwrap(), 1);
+    shop.exec("UPDATE shop.basket_lines SET quantity = 4")
+        .await
+        .unwrap();
+    wait_for_header(&mut kim, "/", "4 in the basket", |p| {
+        p.basket_count() == Some(4)
+    })
+    .await;
+    // Listening again, the cache is in use again and still follows changes.
+    crate::support::eventually("listening again", crate::support::EVENTUALLY, || async {
+        Ok(
+            shop.metric("shop_stock_listener_reconnects_total").await? >= 1.0
+                && shop.metric("shop_stock_listener_connected").await? == 1.0,
+        )
+    })
+    .await
+    .unwrap();
+    let hit = r#"shop_session_cache_total{outcome="hit"}"#;
+    let hits_before = shop.metric(hit).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(kim.get("/").await.unwrap().basket_count(), Some(4));
+    }
+    assert!(
+        shop.metric(hit).await.unwrap() >= hits_before + 2.0,
+        "in use again"
+    );
+    shop.exec("UPDATE shop.basket_lines SET quantity = 2")
+        .await
+        .unwrap();
+    wait_for_header(&mut kim, "/", "2 in the basket", |p| {
+        p.basket_count() == Some(2)
+    })
+    .await;
+    shop.finish().await.unwrap();
+}

@@ -75,6 +75,8 @@ pub struct ShopUnderTest {
     pub process: Running,
     /// `http://127.0.0.1:PORT`
     pub base: String,
+    /// The admin listener's `http://127.0.0.1:PORT` (`/metrics`, `/healthz`).
+    pub admin: String,
     pub http: reqwest::Client,
 }
 
@@ -109,6 +111,10 @@ impl ShopUnderTest {
             "http://{}",
             listening["public"].as_str().context("public address")?
         );
+        let admin = format!(
+            "http://{}",
+            listening["admin"].as_str().context("admin address")?
+        );
         if !process.has_logged(LISTENING) {
             process.wait_for_log(LISTENING, START).await?;
         }
@@ -117,6 +123,7 @@ impl ShopUnderTest {
             bridge,
             process,
             base,
+            admin,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()?,
@@ -218,6 +225,23 @@ impl ShopUnderTest {
             headers,
             body,
         })
+    }
+
+    /// The value of one series on the admin listener's `/metrics`, e.g.
+    /// `shop_session_cache_total{outcome="hit"}`; 0 while it has not been written.
+    pub async fn metric(&self, series: &str) -> anyhow::Result<f64> {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.admin))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        Ok(text
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(Ok(0.0), str::parse)?)
     }
 
     /// Waits until the page at `path` satisfies `check`; fails with the last body seen.
