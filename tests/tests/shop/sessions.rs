@@ -293,30 +293,6 @@ async fn names_from_the_replica_are_escaped_on_the_basket_page() {
     shop.finish().await.unwrap();
 }
 
-/// The page header of `customer`'s `path`, waited for until `check` holds (the session cache
-/// follows a change made elsewhere once its notification arrives).
-async fn wait_for_header(
-    customer: &mut Customer,
-    path: &str,
-    what: &str,
-    check: impl Fn(&crate::support::Page) -> bool,
-) -> crate::support::Page {
-    let deadline = tokio::time::Instant::now() + crate::support::EVENTUALLY;
-    loop {
-        let page = customer.get(path).await.unwrap();
-        if check(&page) {
-            return page;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{path}: not {what}; header count {:?}, signed in as {:?}",
-            page.basket_count(),
-            page.text_of_id("signed-in-as")
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
 /// Page views with a session are answered from the shop's memory (its metric counts the hits),
 /// and whatever changes a session elsewhere — another shop process, a job, an operator in psql —
 /// shows on the next page once PostgreSQL's notification arrives. The cache's time to live is set
@@ -355,27 +331,24 @@ async fn cached_sessions_follow_changes_made_elsewhere() {
     shop.exec("UPDATE shop.basket_lines SET quantity = 3")
         .await
         .unwrap();
-    wait_for_header(&mut kim, "/", "3 in the basket", |p| {
-        p.basket_count() == Some(3)
-    })
-    .await;
+    kim.wait_for_page("/", "3 in the basket", |p| p.basket_count() == Some(3))
+        .await
+        .unwrap();
     shop.exec(
         "INSERT INTO shop.basket_lines (basket_id, item_key, quantity, price_minor_added, currency_added) \
          SELECT basket_id, '2', 2, 1000, 'GBP' FROM shop.baskets",
     )
     .await
     .unwrap();
-    wait_for_header(&mut kim, "/", "5 in the basket", |p| {
-        p.basket_count() == Some(5)
-    })
-    .await;
+    kim.wait_for_page("/", "5 in the basket", |p| p.basket_count() == Some(5))
+        .await
+        .unwrap();
     shop.exec("DELETE FROM shop.basket_lines WHERE item_key = '1'")
         .await
         .unwrap();
-    wait_for_header(&mut kim, "/", "2 in the basket", |p| {
-        p.basket_count() == Some(2)
-    })
-    .await;
+    kim.wait_for_page("/", "2 in the basket", |p| p.basket_count() == Some(2))
+        .await
+        .unwrap();
     // A form post after those changes sees them too (it reads the database).
     let after_second_add = kim.add("1", 1).await.unwrap();
     assert_eq!(after_second_add.basket_count(), Some(3));
@@ -395,18 +368,21 @@ async fn cached_sessions_follow_changes_made_elsewhere() {
     shop.exec("UPDATE shop.sessions SET account_id = NULL WHERE account_id IS NOT NULL")
         .await
         .unwrap();
-    wait_for_header(&mut lou, "/", "signed out", |p| {
+    lou.wait_for_page("/", "signed out", |p| {
         p.text_of_id("signed-in-as").is_none() && p.body.contains("Log in")
     })
-    .await;
+    .await
+    .unwrap();
 
     // The session ended elsewhere (as the cleanup job or a password change does): the cookie
     // names nothing, so the visitor is a stranger again with an empty basket and no form token.
     shop.exec("DELETE FROM shop.sessions").await.unwrap();
-    let stranger = wait_for_header(&mut kim, "/hats/1", "without a session", |p| {
-        p.basket_count() == Some(0)
-    })
-    .await;
+    let stranger = kim
+        .wait_for_page("/hats/1", "without a session", |p| {
+            p.basket_count() == Some(0)
+        })
+        .await
+        .unwrap();
     assert_eq!(stranger.csrf(), "", "no token of a session that is gone");
     assert_eq!(
         shop.count("sessions").await.unwrap(),
@@ -435,10 +411,9 @@ async fn cached_sessions_follow_changes_made_while_the_listener_was_gone() {
     shop.exec("UPDATE shop.basket_lines SET quantity = 4")
         .await
         .unwrap();
-    wait_for_header(&mut kim, "/", "4 in the basket", |p| {
-        p.basket_count() == Some(4)
-    })
-    .await;
+    kim.wait_for_page("/", "4 in the basket", |p| p.basket_count() == Some(4))
+        .await
+        .unwrap();
     // Listening again, the cache is in use again and still follows changes.
     crate::support::eventually("listening again", crate::support::EVENTUALLY, || async {
         Ok(
@@ -460,9 +435,8 @@ async fn cached_sessions_follow_changes_made_while_the_listener_was_gone() {
     shop.exec("UPDATE shop.basket_lines SET quantity = 2")
         .await
         .unwrap();
-    wait_for_header(&mut kim, "/", "2 in the basket", |p| {
-        p.basket_count() == Some(2)
-    })
-    .await;
+    kim.wait_for_page("/", "2 in the basket", |p| p.basket_count() == Some(2))
+        .await
+        .unwrap();
     shop.finish().await.unwrap();
 }

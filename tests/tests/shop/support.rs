@@ -251,21 +251,7 @@ impl ShopUnderTest {
         what: &str,
         check: impl Fn(&Page) -> bool,
     ) -> anyhow::Result<Page> {
-        let deadline = tokio::time::Instant::now() + EVENTUALLY;
-        loop {
-            let page = self.get(path).await?;
-            if check(&page) {
-                return Ok(page);
-            }
-            if tokio::time::Instant::now() > deadline {
-                bail!(
-                    "{path}: not {what} within {EVENTUALLY:?}; last status {}, body:\n{}",
-                    page.status,
-                    page.body
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        page_until(path, what, async || self.get(path).await, check).await
     }
 
     /// Opens a hat's live stock stream.
@@ -434,6 +420,31 @@ fn parse_block(block: &str) -> Sse {
     }
 }
 
+/// Fetches the page at `path` until it satisfies `check`, at most [`EVENTUALLY`]; fails with the
+/// last status and body seen.
+async fn page_until(
+    path: &str,
+    what: &str,
+    mut fetch: impl AsyncFnMut() -> anyhow::Result<Page>,
+    check: impl Fn(&Page) -> bool,
+) -> anyhow::Result<Page> {
+    let deadline = tokio::time::Instant::now() + EVENTUALLY;
+    loop {
+        let page = fetch().await?;
+        if check(&page) {
+            return Ok(page);
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!(
+                "{path}: not {what} within {EVENTUALLY:?}; last status {}, body:\n{}",
+                page.status,
+                page.body
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Polls `check` until it holds, at most `within`.
 pub async fn eventually<F, Fut>(what: &str, within: Duration, mut check: F) -> anyhow::Result<()>
 where
@@ -521,6 +532,17 @@ impl Customer {
         }
         let response = request.send().await?;
         self.keep(response).await
+    }
+
+    /// Views the page at `path` (keeping any cookie it sets) until it satisfies `check`; fails with
+    /// the last body seen.
+    pub async fn wait_for_page(
+        &mut self,
+        path: &str,
+        what: &str,
+        check: impl Fn(&Page) -> bool,
+    ) -> anyhow::Result<Page> {
+        page_until(path, what, async || self.get(path).await, check).await
     }
 
     /// POSTs a form as a browser on this site would; returns the response itself (a 303 usually).
