@@ -117,6 +117,11 @@ fn cookie_id_hash(headers: &HeaderMap, site: &Site) -> Option<Vec<u8>> {
         .map(hash_id)
 }
 
+/// The request's session id hash, read once by [`forget_around_changes`] and kept in the request's
+/// extensions for the [`Visitor`] extractor.
+#[derive(Clone)]
+struct CookieIdHash(Option<Vec<u8>>);
+
 /// Middleware: drops this process's cached copy of the visitor's session before and after every
 /// request that may change it — any method but GET and HEAD, and any response that sets a cookie
 /// (a login provider's callback is a GET). The database triggers notify every process of the
@@ -124,10 +129,13 @@ fn cookie_id_hash(headers: &HeaderMap, site: &Site) -> Option<Vec<u8>> {
 /// before the response leaves means the page a form redirects to always shows its outcome.
 pub async fn forget_around_changes(
     axum::extract::State((site, cache)): axum::extract::State<(Arc<Site>, Arc<SessionCache>)>,
-    request: axum::extract::Request,
+    mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let id_hash = cookie_id_hash(request.headers(), &site);
+    request
+        .extensions_mut()
+        .insert(CookieIdHash(id_hash.clone()));
     let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
     if changes && let Some(id_hash) = &id_hash {
         cache.invalidate(id_hash);
@@ -237,8 +245,12 @@ where
         if let Some(visitor) = parts.extensions.get::<Visitor>() {
             return Ok(visitor.clone());
         }
-        let site = Arc::<Site>::from_ref(state);
-        let Some(id_hash) = cookie_id_hash(&parts.headers, &site) else {
+        let id_hash = match parts.extensions.get::<CookieIdHash>() {
+            Some(CookieIdHash(id_hash)) => id_hash.clone(),
+            // A router without the middleware (none today) still reads the cookie.
+            None => cookie_id_hash(&parts.headers, &Arc::<Site>::from_ref(state)),
+        };
+        let Some(id_hash) = id_hash else {
             return Ok(Self::default());
         };
         let cache = Arc::<SessionCache>::from_ref(state);
