@@ -146,6 +146,11 @@ impl Replicator {
                     tracing::info!(table = %requested.0, "a table snapshot was requested: starting a new session to take it");
                     continue;
                 }
+                // Logged and recorded by the session: the next one takes the table's snapshot at
+                // once. Not an outage: no backoff, no error count.
+                if e.downcast_ref::<binlog::ResnapshotNeeded>().is_some() {
+                    continue;
+                }
                 metrics::counter!("bridge_errors_total", "kind" => "session").increment(1);
                 tracing::error!(error = format!("{e:#}"), retry_in = ?backoff, "replication interrupted");
                 if started.elapsed() > BACKOFF_MAX {

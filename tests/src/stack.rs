@@ -242,3 +242,23 @@ impl Running {
         Ok(status)
     }
 }
+
+/// A test that fails while the process runs shows the end of its log: the harness prints what a
+/// failed test wrote, so the 3 a.m. reader of a red CI sees what the process did, not only the
+/// assertion.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        const TAIL: usize = 200;
+        let log = self.drain();
+        let from = log.len().saturating_sub(TAIL);
+        eprintln!(
+            "--- the last {} of {} log lines of the process under test ---\n{}",
+            log.len() - from,
+            log.len(),
+            log[from..].join("\n")
+        );
+    }
+}
