@@ -118,7 +118,10 @@ async fn a_long_snapshot_keeps_the_lease_and_the_standby_waits() {
         .unwrap();
     bridge
         .process
-        .wait_for_log("replication interrupted", WAIT)
+        .wait_for_log(
+            "a mapped table was replaced on the source: taking a fresh snapshot of it",
+            WAIT,
+        )
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_secs(12)).await;
