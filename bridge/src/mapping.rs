@@ -22,6 +22,9 @@ pub struct Mapping {
     pub levels: Option<LevelsMap>,
     pub categories: Option<LookupMap>,
     pub locations: Option<LookupMap>,
+    /// Pictures kept in a table of their own (instead of `items.image`): several rows per item, the
+    /// primary one shown.
+    pub pictures: Option<PicturesMap>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -79,6 +82,24 @@ pub struct LevelsMap {
     pub item: String,
     pub quantity: String,
     pub location: Option<String>,
+}
+
+/// A table of pictures, several per item. Each row is mirrored by its key (with the hash of its
+/// BLOB, never the bytes); an item's picture is its primary row: the first by `primary_order`
+/// among the rows that hold a picture (not NULL), then by key.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PicturesMap {
+    pub table: String,
+    pub key: String,
+    pub item: String,
+    /// The BLOB column.
+    pub image: String,
+    /// Whole-number columns the primary picture sorts first by, in order; `-` before a name sorts
+    /// that column descending (`["-is_primary", "position"]`: the flagged one, else the lowest
+    /// position). NULL sorts last either way. Empty: the lowest key.
+    #[serde(default)]
+    pub primary_order: Vec<String>,
 }
 
 /// A small table mirrored as (key → label, flag): category names, sellable locations.
@@ -165,6 +186,7 @@ pub enum Role {
     Levels,
     Categories,
     Locations,
+    Pictures,
 }
 
 impl Role {
@@ -174,6 +196,7 @@ impl Role {
             Self::Locations => "locations",
             Self::Items => "items",
             Self::Levels => "levels",
+            Self::Pictures => "pictures",
         }
     }
 }
@@ -185,6 +208,11 @@ pub enum Change {
     Item { key: ItemKey, row: Option<ItemRow> },
     /// A level row now reads like this (`None`: deleted).
     Level { key: String, row: Option<LevelRow> },
+    /// A picture row now reads like this (`None`: deleted).
+    Picture {
+        key: String,
+        row: Option<PictureRow>,
+    },
     /// A lookup row now reads like this (`None`: deleted).
     Lookup {
         role: Role,
@@ -220,6 +248,16 @@ pub struct LevelRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PictureRow {
+    pub item_key: ItemKey,
+    /// Hex SHA-256 of the BLOB; `None`: NULL (the row holds no picture and is never primary).
+    pub image_sha256: Option<String>,
+    /// The `primary_order` values, descending ones negated, NULL as `i64::MAX`: the primary
+    /// picture has the lowest.
+    pub rank: Vec<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LookupRow {
     pub label: Option<String>,
     pub flag: Option<bool>,
@@ -237,6 +275,23 @@ impl Mapping {
             "",
         )
         .map_err(|e| anyhow::anyhow!("mapping {e}"))?;
+        if mapping.pictures.is_some() && mapping.items.image.is_some() {
+            anyhow::bail!(
+                "mapping {}: give either items.image (the picture in the item row) or [pictures] (a table of its own), not both",
+                path.display()
+            );
+        }
+        if let Some(p) = &mapping.pictures
+            && let Some(bad) = p
+                .primary_order
+                .iter()
+                .find(|c| c.trim_start_matches('-').is_empty())
+        {
+            anyhow::bail!(
+                "mapping {}: pictures.primary_order holds {bad:?}: give column names, `-` before one for descending",
+                path.display()
+            );
+        }
         match (&mapping.levels, &mapping.items.quantity, &mapping.locations) {
             (Some(_), None, _) | (None, Some(_), None) => Ok(mapping),
             (Some(_), Some(_), _) => anyhow::bail!(
@@ -275,6 +330,8 @@ impl Mapping {
             Some(Role::Categories)
         } else if self.locations.as_ref().is_some_and(|m| m.table == table) {
             Some(Role::Locations)
+        } else if self.pictures.as_ref().is_some_and(|m| m.table == table) {
+            Some(Role::Pictures)
         } else {
             None
         }
@@ -286,6 +343,16 @@ impl Mapping {
             Role::Levels => self.levels.as_ref().map(|m| m.table.as_str()),
             Role::Categories => self.categories.as_ref().map(|m| m.table.as_str()),
             Role::Locations => self.locations.as_ref().map(|m| m.table.as_str()),
+            Role::Pictures => self.pictures.as_ref().map(|m| m.table.as_str()),
+        }
+    }
+
+    /// The picture BLOB column of a role's table, if it has one.
+    pub fn image_of(&self, role: Role) -> Option<&str> {
+        match role {
+            Role::Items => self.items.image.as_deref(),
+            Role::Pictures => self.pictures.as_ref().map(|m| m.image.as_str()),
+            _ => None,
         }
     }
 
@@ -311,6 +378,14 @@ impl Mapping {
                 c.extend(m.location.as_deref());
                 c
             }
+            Role::Pictures => {
+                let Some(m) = &self.pictures else {
+                    return Vec::new();
+                };
+                let mut c = vec![m.key.as_str(), &m.item];
+                c.extend(m.primary_order.iter().map(|o| o.trim_start_matches('-')));
+                c
+            }
             Role::Categories | Role::Locations => {
                 let Some(m) = (if role == Role::Categories {
                     &self.categories
@@ -331,10 +406,16 @@ impl Mapping {
     }
 
     pub fn roles(&self) -> Vec<Role> {
-        [Role::Categories, Role::Locations, Role::Items, Role::Levels]
-            .into_iter()
-            .filter(|r| self.table_of(*r).is_some())
-            .collect()
+        [
+            Role::Categories,
+            Role::Locations,
+            Role::Items,
+            Role::Levels,
+            Role::Pictures,
+        ]
+        .into_iter()
+        .filter(|r| self.table_of(*r).is_some())
+        .collect()
     }
 
     /// The roles whose table is `table` (the item table is also the levels table when it holds
@@ -349,6 +430,17 @@ impl Mapping {
             Role::Items => self.items.quantity.as_deref(),
             Role::Levels => self.levels.as_ref().map(|m| m.quantity.as_str()),
             Role::Categories | Role::Locations => None,
+            Role::Pictures => {
+                return if self.pictures.as_ref().is_some_and(|m| {
+                    m.primary_order
+                        .iter()
+                        .any(|o| o.trim_start_matches('-') == column)
+                }) {
+                    ColumnKind::WholeNumber
+                } else {
+                    ColumnKind::Any
+                };
+            }
         };
         if quantity == Some(column) {
             ColumnKind::WholeNumber
@@ -366,13 +458,8 @@ impl Mapping {
     /// renamed) or of a type that does not convert. `None`: it fits (added columns are harmless).
     pub fn misfit(&self, role: Role, columns: &[(String, Option<&str>)]) -> Option<String> {
         let table = self.table_of(role).unwrap_or_default();
-        let image = if role == Role::Items {
-            self.items.image.as_deref()
-        } else {
-            None
-        };
         let mut problems = Vec::new();
-        for col in self.columns_of(role).into_iter().chain(image) {
+        for col in self.columns_of(role).into_iter().chain(self.image_of(role)) {
             match columns.iter().find(|(name, _)| name == col) {
                 None => problems.push(format!(
                     "mapped column {}.{table}.{col} is gone (dropped or renamed)",
@@ -517,12 +604,7 @@ impl Mapping {
                 ));
             }
         }
-        let image = if role == Role::Items {
-            self.items.image.as_deref()
-        } else {
-            None
-        };
-        for col in self.columns_of(role).into_iter().chain(image) {
+        for col in self.columns_of(role).into_iter().chain(self.image_of(role)) {
             if !columns.iter().any(|c| c == col) {
                 shape.push(format!(
                     "column {}.{table}.{col} does not exist",
@@ -621,6 +703,7 @@ impl Mapping {
                 row: None,
             },
             Role::Levels => Change::Level { key, row: None },
+            Role::Pictures => Change::Picture { key, row: None },
             Role::Categories | Role::Locations => Change::Lookup {
                 role,
                 key,
@@ -638,6 +721,10 @@ impl Mapping {
             Role::Levels => Change::Level {
                 key,
                 row: self.level_row(row),
+            },
+            Role::Pictures => Change::Picture {
+                key,
+                row: self.picture_row(row),
             },
             Role::Categories | Role::Locations => {
                 let m = if role == Role::Categories {
@@ -729,6 +816,38 @@ impl Mapping {
             image_sha256,
             source_updated_at,
         }
+    }
+
+    fn picture_row(&self, row: &Row) -> Option<PictureRow> {
+        let m = self.pictures.as_ref()?;
+        let Some(item) = text_of(row.get(&m.item)).ok().flatten() else {
+            // A picture of no item shows nowhere; it is not an error of the stock.
+            tracing::warn!(table = %m.table, "picture row without an item ignored");
+            return None;
+        };
+        let rank = m
+            .primary_order
+            .iter()
+            .map(|order| {
+                let (column, descending) = match order.strip_prefix('-') {
+                    Some(column) => (column, true),
+                    None => (order.as_str(), false),
+                };
+                text_of(row.get(column))
+                    .ok()
+                    .flatten()
+                    .and_then(|v| v.trim().parse::<i64>().ok())
+                    .map_or(
+                        i64::MAX,
+                        |v| if descending { v.saturating_neg() } else { v },
+                    )
+            })
+            .collect();
+        Some(PictureRow {
+            item_key: ItemKey::new(item),
+            image_sha256: image_hash(row, &m.image),
+            rank,
+        })
     }
 
     fn level_row(&self, row: &Row) -> Option<LevelRow> {

@@ -74,6 +74,7 @@ fn target(mapping: &Mapping, generation: i64) -> Target<'_> {
     Target {
         items_table: &mapping.items.table,
         levels_table: mapping.levels_table(),
+        pictures_table: mapping.pictures.as_ref().map(|m| m.table.as_str()),
         generation,
         currency: mapping.items.currency.code(),
         unknown_location_sellable: mapping.locations.is_none(),
@@ -435,7 +436,18 @@ impl Replicator {
                 .map(|r| r.lookup_name())
                 .collect(),
         };
-        apply::finish_snapshot(&mut tx, generation, &at, scoped.then_some(&reloaded)).await?;
+        let pictures = fit
+            .contains(&Role::Pictures)
+            .then_some(target.pictures_table)
+            .flatten();
+        apply::finish_snapshot(
+            &mut tx,
+            generation,
+            &at,
+            scoped.then_some(&reloaded),
+            pictures,
+        )
+        .await?;
         let loaded: Vec<(&str, Role)> = fit
             .iter()
             .filter_map(|r| mapping.table_of(*r).map(|t| (t, *r)))
@@ -613,9 +625,10 @@ impl Replicator {
             apply::apply_changes(&mut opened.tx, target, &labelled, &mut opened.touched).await?;
             // Sums and SKU flags are worked out per part (later parts redo what they touch), so
             // memory stays at a part's keys whatever the transaction's size.
-            apply::recompute(&mut opened.tx, &opened.touched).await?;
+            apply::recompute(&mut opened.tx, target, &opened.touched).await?;
             opened.touched.recount.clear();
             opened.touched.skus.clear();
+            opened.touched.pictures.clear();
             if opened.touched.items.len() > NOTIFY_KEYS_MAX {
                 opened.notify_all = true;
                 opened.touched.items.clear();
@@ -679,7 +692,7 @@ impl Replicator {
             .collect();
         let rows: u64 = logged.iter().map(|(_, rows)| *rows as u64).sum();
         let transactions = transactions.len() as u64;
-        apply::recompute(&mut tx, &touched).await?;
+        apply::recompute(&mut tx, target, &touched).await?;
         let stopped: Vec<(&str, &binlog::TableStop)> =
             stops.iter().map(|(at, s)| (at.as_str(), s)).collect();
         tables::record_stops(&mut tx, &stopped).await?;

@@ -21,24 +21,36 @@ pub struct Pictures {
     length_sql: String,
     bytes_sql: String,
     integer_key: bool,
+    /// `[pictures]`: the row is found by the item and the picture's hash.
+    by_hash: bool,
 }
 
 impl Pictures {
-    /// `None` when the mapping has no picture column.
+    /// `None` when the mapping has no pictures. With a picture column in the item row the item's
+    /// row is read; with `[pictures]` the item's picture row holding the job's hash (the primary one
+    /// when the job was queued: if it is gone or changed since, a later job has the new one).
     pub async fn new(
         opts: mysql_async::Opts,
         mapping: &Mapping,
         connections: usize,
     ) -> anyhow::Result<Option<Self>> {
-        let Some(image) = &mapping.items.image else {
-            return Ok(None);
+        let (table, key, image, by_hash) = match (&mapping.items.image, &mapping.pictures) {
+            (Some(image), _) => (&mapping.items.table, &mapping.items.key, image, false),
+            (None, Some(p)) => (&p.table, &p.item, &p.image, true),
+            (None, None) => return Ok(None),
         };
-        let table = format!(
-            "{}.{}",
-            ident(&mapping.source.schema),
-            ident(&mapping.items.table)
-        );
-        let key = ident(&mapping.items.key);
+        let key_column = key.clone();
+        let table_name = table.clone();
+        let table = format!("{}.{}", ident(&mapping.source.schema), ident(table));
+        let key = ident(key);
+        let filter = if by_hash {
+            format!(
+                "{key} = ? AND SHA2({image}, 256) = ? LIMIT 1",
+                image = ident(image)
+            )
+        } else {
+            format!("{key} = ?")
+        };
         // Few connections, none kept idle: the legacy database is the stock staff's.
         let constraints =
             mysql_async::PoolConstraints::new(0, connections.max(1)).context("pool size")?;
@@ -53,41 +65,51 @@ impl Pictures {
         let data_type: Option<String> = conn
             .exec_first(
                 "SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?",
-                (&mapping.source.schema, &mapping.items.table, &mapping.items.key),
+                (&mapping.source.schema, &table_name, &key_column),
             )
             .await
             .context("reading the item key's type")?;
         drop(conn);
-        let data_type = data_type.with_context(|| {
-            format!(
-                "column {}.{} not found",
-                mapping.items.table, mapping.items.key
-            )
-        })?;
+        let data_type =
+            data_type.with_context(|| format!("column {table_name}.{key_column} not found"))?;
         Ok(Some(Self {
             pool,
             length_sql: format!(
-                "SELECT OCTET_LENGTH({image}) FROM {table} WHERE {key} = ?",
+                "SELECT OCTET_LENGTH({image}) FROM {table} WHERE {filter}",
                 image = ident(image)
             ),
             bytes_sql: format!(
-                "SELECT {image} FROM {table} WHERE {key} = ?",
+                "SELECT {image} FROM {table} WHERE {filter}",
                 image = ident(image)
             ),
             integer_key: data_type.to_ascii_lowercase().ends_with("int"),
+            by_hash,
         }))
     }
 
-    /// Reads an item's picture, refusing to read one over `max_bytes`.
-    pub async fn fetch(&self, item_key: &str, max_bytes: usize) -> anyhow::Result<Fetched> {
+    /// Reads an item's picture (the one with hex SHA-256 `sha` with `[pictures]`), refusing to
+    /// read one over `max_bytes`.
+    pub async fn fetch(
+        &self,
+        item_key: &str,
+        sha: &str,
+        max_bytes: usize,
+    ) -> anyhow::Result<Fetched> {
         let key = self.key_param(item_key)?;
+        let params = |key: mysql_async::Value| -> Vec<mysql_async::Value> {
+            if self.by_hash {
+                vec![key, mysql_async::Value::Bytes(sha.as_bytes().to_vec())]
+            } else {
+                vec![key]
+            }
+        };
         let mut conn = self
             .pool
             .get_conn()
             .await
             .context("cannot connect to the legacy database")?;
         let length: Option<Option<u64>> = conn
-            .exec_first(&self.length_sql, (key.clone(),))
+            .exec_first(&self.length_sql, params(key.clone()))
             .await
             .context("reading the picture's size")?;
         let Some(Some(length)) = length else {
@@ -98,7 +120,7 @@ impl Pictures {
             return Ok(Fetched::TooLarge(length));
         }
         let bytes: Option<Option<Vec<u8>>> = conn
-            .exec_first(&self.bytes_sql, (key,))
+            .exec_first(&self.bytes_sql, params(key))
             .await
             .context("reading the picture")?;
         Ok(match bytes {

@@ -156,7 +156,7 @@ impl Workers {
         tx.commit().await?;
         let fetched = self
             .pictures
-            .fetch(&job.item_key, self.settings.max_bytes)
+            .fetch(&job.item_key, &job.source_sha256, self.settings.max_bytes)
             .await?;
         let bytes = match fetched {
             Fetched::Gone => {

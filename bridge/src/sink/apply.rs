@@ -3,7 +3,7 @@
 //! the mirrored level rows (never patched with deltas), and the checkpoint moves in the same
 //! transaction, fenced by the leader epoch. Used by both the snapshot and the binlog stream.
 
-use crate::mapping::{Change, ItemRow, LevelRow, LookupRow, Role};
+use crate::mapping::{Change, ItemRow, LevelRow, LookupRow, PictureRow, Role};
 use crate::source::Position;
 use anyhow::Context;
 use contracts::StockChanged;
@@ -21,12 +21,17 @@ pub struct Touched {
     /// SKUs whose duplicate flags must be worked out again: an item took, left or deleted one.
     /// An item row rewritten with the same SKU and the same deleted flag changes no flag.
     pub skus: BTreeSet<String>,
+    /// Items whose primary picture must be worked out again from `stock.pictures`: a picture row
+    /// of theirs changed, moved or went (only with a `[pictures]` mapping).
+    pub pictures: BTreeSet<String>,
 }
 
 /// The fixed parts of an apply: which source tables the rows come from and the generation.
 pub struct Target<'a> {
     pub items_table: &'a str,
     pub levels_table: &'a str,
+    /// The pictures' source table, when the mapping keeps pictures in a table of their own.
+    pub pictures_table: Option<&'a str>,
     pub generation: i64,
     /// ISO code of the mapped prices' currency.
     pub currency: &'static str,
@@ -49,6 +54,7 @@ pub async fn apply_changes(
     let mut items: HashMap<&str, (&str, Option<&ItemRow>)> = HashMap::new();
     let mut levels: HashMap<&str, (&str, Option<&LevelRow>)> = HashMap::new();
     let mut lookups: HashMap<(&'static str, &str), (&str, Option<&LookupRow>)> = HashMap::new();
+    let mut pictures: HashMap<&str, (&str, Option<&PictureRow>)> = HashMap::new();
     for &(at, change) in changes {
         match change {
             Change::Item { key, row } => {
@@ -57,6 +63,9 @@ pub async fn apply_changes(
             Change::Level { key, row } => {
                 levels.insert(key.as_str(), (at, row.as_ref()));
             }
+            Change::Picture { key, row } => {
+                pictures.insert(key.as_str(), (at, row.as_ref()));
+            }
             Change::Lookup { role, key, row } => {
                 lookups.insert((role.lookup_name(), key.as_str()), (at, row.as_ref()));
             }
@@ -64,7 +73,8 @@ pub async fn apply_changes(
     }
     apply_lookups(tx, target.generation, &lookups, touched).await?;
     apply_items(tx, target, &items, touched).await?;
-    apply_levels(tx, target, &levels, touched).await
+    apply_levels(tx, target, &levels, touched).await?;
+    apply_picture_rows(tx, target, &pictures, touched).await
 }
 
 async fn apply_lookups(
@@ -237,7 +247,7 @@ async fn apply_items(
     .execute(&mut *tx)
     .await
     .context("upsert items")?;
-    apply_pictures(tx, &up).await?;
+    record_pictures(tx, &up.pictures).await?;
     // A hard delete is a tombstone: orders refer to the item, and the key may come back.
     sqlx::query(
         "UPDATE stock.items i SET deleted = true, changed_at = t.at, updated_at = now()
@@ -252,15 +262,19 @@ async fn apply_items(
     Ok(())
 }
 
-/// Records each item's picture by hash; a picture that changed (or is new) becomes `pending` and gets
-/// an image job, in this same transaction. A picture that rides along unchanged (a price update
-/// rewrites the whole row) changes nothing.
-async fn apply_pictures(tx: &mut PgConnection, items: &ItemColumns<'_>) -> anyhow::Result<()> {
-    if items.pictures.is_empty() {
+/// Records each item's picture by hash — `(item key, hex SHA-256 or None for "no picture", source
+/// position)` — a picture that changed (or is new) becomes `pending` and gets an image job, in this
+/// same transaction. A picture that rides along unchanged (a price update rewrites the whole row)
+/// changes nothing.
+async fn record_pictures(
+    tx: &mut PgConnection,
+    pictures: &[(&str, Option<&str>, &str)],
+) -> anyhow::Result<()> {
+    if pictures.is_empty() {
         return Ok(());
     }
     let (keys, hashes, ats): (Vec<&str>, Vec<Option<&str>>, Vec<&str>) =
-        items.pictures.iter().copied().fold(
+        pictures.iter().copied().fold(
             (vec![], vec![], vec![]),
             |(mut k, mut h, mut a), (key, hash, at)| {
                 k.push(key);
@@ -293,6 +307,115 @@ async fn apply_pictures(tx: &mut PgConnection, items: &ItemColumns<'_>) -> anyho
     .await
     .context("pictures and image jobs")?;
     Ok(())
+}
+
+/// Mirrors picture rows (`[pictures]`) by their key; the items they belonged to and belong to now
+/// get their primary picture worked out again by [`recompute`].
+async fn apply_picture_rows(
+    tx: &mut PgConnection,
+    target: &Target<'_>,
+    pictures: &HashMap<&str, (&str, Option<&PictureRow>)>,
+    touched: &mut Touched,
+) -> anyhow::Result<()> {
+    let Some(table) = target.pictures_table else {
+        return Ok(());
+    };
+    if pictures.is_empty() {
+        return Ok(());
+    }
+    let all: Vec<&str> = pictures.keys().copied().collect();
+    let old_items: Vec<String> = sqlx::query_scalar(
+        "SELECT item_key FROM stock.pictures WHERE source_table = $1 AND row_key = ANY($2)",
+    )
+    .bind(table)
+    .bind(&all)
+    .fetch_all(&mut *tx)
+    .await?;
+    touched.items.extend(old_items.iter().cloned());
+    touched.pictures.extend(old_items);
+    let (mut keys, mut item_keys, mut hashes, mut ranks, mut ats) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let mut gone = vec![];
+    for (key, (at, row)) in pictures {
+        match row {
+            Some(row) => {
+                keys.push(*key);
+                item_keys.push(row.item_key.as_str());
+                hashes.push(row.image_sha256.as_deref());
+                // One array per row would need a 2-D array of equal lengths: every row has the
+                // mapping's number of order columns, so it is one; passed as text and parsed.
+                ranks.push(format!(
+                    "{{{}}}",
+                    row.rank
+                        .iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ));
+                ats.push(*at);
+                touched.pictures.insert(row.item_key.as_str().to_owned());
+                touched.items.insert(row.item_key.as_str().to_owned());
+            }
+            None => gone.push(*key),
+        }
+    }
+    sqlx::query(
+        "INSERT INTO stock.pictures (source_table, row_key, item_key, source_sha256, rank, generation, changed_at)
+         SELECT $6, t.k, t.item, decode(t.sha, 'hex'), t.r::bigint[], $7, t.at
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(k, item, sha, r, at)
+         ON CONFLICT (source_table, row_key) DO UPDATE SET
+             item_key = EXCLUDED.item_key, source_sha256 = EXCLUDED.source_sha256, rank = EXCLUDED.rank,
+             generation = EXCLUDED.generation, changed_at = EXCLUDED.changed_at",
+    )
+    .bind(&keys)
+    .bind(&item_keys)
+    .bind(&hashes)
+    .bind(&ranks)
+    .bind(&ats)
+    .bind(table)
+    .bind(target.generation)
+    .execute(&mut *tx)
+    .await
+    .context("upsert pictures")?;
+    if !gone.is_empty() {
+        sqlx::query("DELETE FROM stock.pictures WHERE source_table = $1 AND row_key = ANY($2)")
+            .bind(table)
+            .bind(&gone)
+            .execute(&mut *tx)
+            .await
+            .context("delete pictures")?;
+    }
+    Ok(())
+}
+
+/// Works out the primary picture of `items` (`None`: every item with a picture row or a recorded
+/// picture, after a snapshot of the pictures table) from `stock.pictures` and records it: the first
+/// row holding a picture by rank, then by key (shorter first, so numeric keys go in numeric order).
+async fn recompute_primary_pictures(
+    tx: &mut PgConnection,
+    table: &str,
+    items: Option<&[&str]>,
+) -> anyhow::Result<()> {
+    let primaries: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT k, p.sha, p.changed_at
+         FROM (SELECT unnest($2::text[]) AS k WHERE $2::text[] IS NOT NULL
+               UNION SELECT item_key FROM stock.pictures WHERE $2::text[] IS NULL AND source_table = $1
+               UNION SELECT item_key FROM stock.images WHERE $2::text[] IS NULL) AS keys
+         LEFT JOIN LATERAL (
+             SELECT encode(source_sha256, 'hex') AS sha, changed_at FROM stock.pictures
+             WHERE source_table = $1 AND item_key = keys.k AND source_sha256 IS NOT NULL
+             ORDER BY rank, length(row_key), row_key COLLATE \"C\" LIMIT 1) p ON true",
+    )
+    .bind(table)
+    .bind(items)
+    .fetch_all(&mut *tx)
+    .await
+    .context("primary pictures")?;
+    let recorded: Vec<(&str, Option<&str>, &str)> = primaries
+        .iter()
+        .map(|(key, sha, at)| (key.as_str(), sha.as_deref(), at.as_deref().unwrap_or("-")))
+        .collect();
+    record_pictures(tx, &recorded).await
 }
 
 /// Item upserts as one array per column, for `UNNEST`.
@@ -407,7 +530,17 @@ async fn apply_levels(
 
 /// Recomputes `on_hand` (clamped sum of sellable levels, raw sum kept) and duplicate-SKU flags for
 /// what the changes touched.
-pub async fn recompute(tx: &mut PgConnection, touched: &Touched) -> anyhow::Result<()> {
+pub async fn recompute(
+    tx: &mut PgConnection,
+    target: &Target<'_>,
+    touched: &Touched,
+) -> anyhow::Result<()> {
+    if let Some(table) = target.pictures_table
+        && !touched.pictures.is_empty()
+    {
+        let items: Vec<&str> = touched.pictures.iter().map(String::as_str).collect();
+        recompute_primary_pictures(tx, table, Some(&items)).await?;
+    }
     let items: Vec<&str> = touched.recount.iter().map(String::as_str).collect();
     if !items.is_empty() {
         sqlx::query(
@@ -528,13 +661,24 @@ pub struct Reloaded<'a> {
 
 /// After a snapshot: everything not seen in generation `generation` is gone from the source.
 /// Items become tombstones; level and lookup rows are removed; every quantity and SKU flag is
-/// recomputed. `only` limits this to the tables the snapshot loaded.
+/// recomputed. `only` limits this to the tables the snapshot loaded. `pictures`: the pictures
+/// table, when the snapshot loaded it: its rows not seen are removed and every primary picture is
+/// worked out again.
 pub async fn finish_snapshot(
     tx: &mut PgConnection,
     generation: i64,
     at: &str,
     only: Option<&Reloaded<'_>>,
+    pictures: Option<&str>,
 ) -> anyhow::Result<()> {
+    if let Some(table) = pictures {
+        sqlx::query("DELETE FROM stock.pictures WHERE generation < $1 AND source_table = $2")
+            .bind(generation)
+            .bind(table)
+            .execute(&mut *tx)
+            .await?;
+        recompute_primary_pictures(tx, table, None).await?;
+    }
     let (items, levels, lookups) = match only {
         None => (true, None, None),
         Some(r) => (r.items.is_some(), r.levels, Some(r.lookups.clone())),

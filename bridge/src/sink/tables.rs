@@ -44,10 +44,10 @@ pub struct TableRow {
 }
 
 /// Whether every item is stale while a table of this role is not streaming. Items, levels and
-/// locations decide what is for sale; categories only name things, so items stay sellable (with
-/// category names that may be out of date).
+/// locations decide what is for sale; categories only name things and pictures only show them, so
+/// items stay sellable (with category names or pictures that may be out of date).
 pub const fn items_stale(role: Role) -> bool {
-    !matches!(role, Role::Categories)
+    !matches!(role, Role::Categories | Role::Pictures)
 }
 
 pub async fn load(db: impl sqlx::PgExecutor<'_>) -> anyhow::Result<Vec<TableRow>> {
@@ -264,6 +264,8 @@ pub fn describe(rows: &[TableRow]) -> Vec<String> {
         let role = row.role.as_deref().unwrap_or("?");
         let effect = if role == Role::Categories.lookup_name() {
             "items stay sellable; their category names may be out of date"
+        } else if role == Role::Pictures.lookup_name() {
+            "items stay sellable; their pictures may be out of date"
         } else {
             "its items are not sellable (stale)"
         };

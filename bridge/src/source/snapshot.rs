@@ -66,9 +66,7 @@ pub async fn read(
             .join(", ");
         // The picture itself is never read in bulk: the source hashes it (images are fetched one at
         // a time by the image workers).
-        if role == Role::Items
-            && let Some(image) = &mapping.items.image
-        {
+        if let Some(image) = mapping.image_of(role) {
             list.push_str(&format!(
                 ", SHA2(`{image}`, 256) AS `{}`",
                 crate::mapping::image_hash_column(image)

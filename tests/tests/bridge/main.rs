@@ -7,6 +7,7 @@ mod ha;
 mod images;
 mod large_transactions;
 mod outages;
+mod picture_table;
 mod pictures;
 mod replication;
 mod resume;
