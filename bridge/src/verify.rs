@@ -2,10 +2,12 @@
 //! (through the same mapping as replication), waits until the replica's checkpoint has passed that
 //! snapshot's position, and compares every item's mapped values. Keys that differ are checked again
 //! against fresh snapshots (a change in flight makes a difference that goes away); only keys that
-//! differ every time are drift. Exit code: 0 equal, 1 drift, 2 error.
+//! differ every time are drift. The picture an item shows is compared by its hash (the item row's
+//! BLOB, or the primary row of a `[pictures]` table by the mapping's rule); not for deleted items,
+//! whose pictures garbage collection may forget. Exit code: 0 equal, 1 drift, 2 error.
 
 use crate::config::Flavour;
-use crate::mapping::{Change, ItemRow, Mapping, Role};
+use crate::mapping::{Change, ItemRow, Mapping, PictureRow, Role};
 use crate::source::gtid::GtidState;
 use crate::source::{self, Position};
 use anyhow::Context;
@@ -27,6 +29,8 @@ pub struct Expected {
     pub price_minor: Option<i64>,
     pub sku: Option<String>,
     pub name: String,
+    /// Hex SHA-256 of the picture shown; `None` for none (and for a deleted item).
+    pub picture: Option<String>,
 }
 
 /// The outcome of a verification.
@@ -93,10 +97,11 @@ async fn expected_state(
     let roles = mapping.roles();
     let read = source::snapshot::read(source, flavour, mapping, &roles, tx);
     let collect = async {
-        let (mut items, mut levels, mut locations) = (
+        let (mut items, mut levels, mut locations, mut pictures) = (
             HashMap::<String, ItemRow>::new(),
             Vec::new(),
             HashMap::new(),
+            Vec::new(),
         );
         while let Some(change) = rx.recv().await {
             match change {
@@ -107,6 +112,10 @@ async fn expected_state(
                     items.insert(key.as_str().to_owned(), row);
                 }
                 Change::Level { row: Some(row), .. } => levels.push(row),
+                Change::Picture {
+                    key,
+                    row: Some(row),
+                } => pictures.push((key, row)),
                 Change::Lookup {
                     role: Role::Locations,
                     key,
@@ -117,9 +126,10 @@ async fn expected_state(
                 _ => {}
             }
         }
-        anyhow::Ok((items, levels, locations))
+        anyhow::Ok((items, levels, locations, pictures))
     };
-    let (taken, (items, levels, locations)) = tokio::try_join!(read, collect)?;
+    let (taken, (items, levels, locations, pictures)) = tokio::try_join!(read, collect)?;
+    let primaries = primary_pictures(pictures);
     // The replica must hold everything the copy holds before the two are compared.
     let position = taken.consistent_after;
     let mut sums: HashMap<String, i64> = HashMap::new();
@@ -141,17 +151,48 @@ async fn expected_state(
                 .copied()
                 .unwrap_or(0)
                 .clamp(0, i64::from(i32::MAX));
+            let picture = match row.image_sha256 {
+                Some(in_the_row) => in_the_row,
+                None => primaries.get(&key).cloned(),
+            };
             let e = Expected {
                 on_hand,
                 deleted: row.deleted,
                 price_minor: row.price_minor,
                 sku: row.sku,
                 name: row.name,
+                picture: picture.filter(|_| !row.deleted),
             };
             (key, e)
         })
         .collect();
     Ok((position, expected))
+}
+
+/// Each item's primary picture among `[pictures]` rows: the lowest rank among the rows holding a
+/// picture, then the shortest key, then the lowest (as the bridge works it out in PostgreSQL).
+fn primary_pictures(rows: Vec<(String, PictureRow)>) -> HashMap<String, String> {
+    let mut best: HashMap<String, (Vec<i64>, String, String)> = HashMap::new();
+    for (key, row) in rows {
+        let Some(sha) = row.image_sha256 else {
+            continue;
+        };
+        let candidate = (row.rank, key, sha);
+        let order = |c: &(Vec<i64>, String, String)| (c.0.clone(), c.1.len(), c.1.clone());
+        match best.entry(row.item_key.as_str().to_owned()) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(candidate);
+            }
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                if order(&candidate) < order(e.get()) {
+                    e.insert(candidate);
+                }
+            }
+        }
+    }
+    best.into_iter()
+        .map(|(item, (_, _, sha))| (item, sha))
+        .collect()
 }
 
 async fn wait_for_checkpoint(db: &PgPool, target: &Position) -> anyhow::Result<()> {
@@ -192,9 +233,12 @@ async fn replica_state(db: &PgPool) -> anyhow::Result<HashMap<String, Expected>>
         price_minor: Option<i64>,
         sku: Option<String>,
         name: String,
+        picture: Option<String>,
     }
     let rows: Vec<Replica> = sqlx::query_as(
-        "SELECT item_key, on_hand, deleted, price_minor, sku, name FROM stock.items",
+        "SELECT i.item_key, i.on_hand, i.deleted, i.price_minor, i.sku, i.name,
+                encode(p.source_sha256, 'hex') AS picture
+         FROM stock.items i LEFT JOIN stock.images p USING (item_key)",
     )
     .fetch_all(db)
     .await
@@ -208,8 +252,47 @@ async fn replica_state(db: &PgPool) -> anyhow::Result<HashMap<String, Expected>>
                 price_minor: r.price_minor,
                 sku: r.sku,
                 name: r.name,
+                picture: r.picture.filter(|_| !r.deleted),
             };
             (r.item_key, e)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contracts::ItemKey;
+
+    fn row(item: &str, sha: Option<&str>, rank: &[i64]) -> PictureRow {
+        PictureRow {
+            item_key: ItemKey::new(item.to_owned()),
+            image_sha256: sha.map(str::to_owned),
+            rank: rank.to_vec(),
+        }
+    }
+
+    #[test]
+    fn the_primary_picture_is_the_lowest_rank_holding_a_picture_then_the_lowest_key() {
+        let rows = vec![
+            ("10".to_owned(), row("1", Some("a"), &[0, 2])),
+            ("11".to_owned(), row("1", Some("b"), &[0, 1])),
+            ("12".to_owned(), row("1", None, &[-1, 0])),
+            ("9".to_owned(), row("2", Some("c"), &[5])),
+            ("100".to_owned(), row("2", Some("d"), &[5])),
+            ("30".to_owned(), row("3", None, &[0])),
+        ];
+        let primaries = primary_pictures(rows);
+        assert_eq!(primaries.get("1").map(String::as_str), Some("b"));
+        assert_eq!(
+            primaries.get("2").map(String::as_str),
+            Some("c"),
+            "9 before 100: shorter keys first"
+        );
+        assert_eq!(
+            primaries.get("3"),
+            None,
+            "a row without a picture is never primary"
+        );
+    }
 }
