@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod cli;
 pub mod client_addr;
 pub mod config;
+pub mod csp;
 pub mod db;
 pub mod domain;
 pub mod error;

@@ -43,7 +43,7 @@ pub struct Application {
     state: AppState,
     /// The stock listener's own one-connection pool.
     listener_db: sqlx::PgPool,
-    csp: HeaderValue,
+    csp: Arc<crate::csp::Policy>,
     cleanup: Cleanup,
 }
 
@@ -100,8 +100,10 @@ impl Application {
             every: Duration::from_secs(settings.basket.cleanup_interval_secs.max(1)),
         };
         let providers = Arc::new(Providers::new(&settings.login, &settings.http.public_url)?);
-        let csp =
-            content_security_policy(&settings.media.base_url, &providers.form_action_origins())?;
+        let csp = Arc::new(crate::csp::Policy::new(
+            &settings.media.base_url,
+            &providers.form_action_origins(),
+        )?);
         let catalogue = Arc::new(Catalogue::new(
             db.clone(),
             CatalogueSettings {
@@ -228,7 +230,7 @@ impl Application {
 
 fn with_layers(
     router: Router,
-    csp: HeaderValue,
+    csp: Arc<crate::csp::Policy>,
     site: Arc<Site>,
     sessions: Arc<crate::session_cache::SessionCache>,
 ) -> Router {
@@ -246,9 +248,9 @@ fn with_layers(
             site,
             routes::finish_response,
         ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CONTENT_SECURITY_POLICY,
+        .layer(axum::middleware::from_fn_with_state(
             csp,
+            crate::csp::with_policy,
         ))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
@@ -260,25 +262,4 @@ fn with_layers(
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
-}
-
-/// The Content-Security-Policy: same-origin everything, pictures also from the media base URL.
-/// Forms may also lead to the login providers' origins: "Continue with Google" is a POST answered
-/// by a 303 to the provider, and browsers apply `form-action` to a form's redirects too.
-fn content_security_policy(
-    media_base_url: &str,
-    provider_origins: &[String],
-) -> anyhow::Result<HeaderValue> {
-    let form_action: String = provider_origins
-        .iter()
-        .map(|origin| format!(" {origin}"))
-        .collect();
-    // A source with a path matches that exact path unless it ends in "/": the pictures live below.
-    let media = format!("{}/", media_base_url.trim_end_matches('/'));
-    let csp = format!(
-        "default-src 'self'; img-src 'self' {media} data:; style-src 'self'; script-src 'self'; \
-         frame-ancestors 'none'; base-uri 'none'; form-action 'self'{form_action}"
-    );
-    HeaderValue::from_str(&csp)
-        .context("media.base_url cannot be used in a Content-Security-Policy header")
 }

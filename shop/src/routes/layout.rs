@@ -22,6 +22,8 @@ pub struct Layout {
     pub csrf: String,
     /// The logged-in customer's username.
     pub username: Option<String>,
+    /// This response's Content-Security-Policy nonce, which every `<script>` tag must carry.
+    pub nonce: String,
 }
 
 impl Layout {
@@ -38,6 +40,7 @@ impl Layout {
                 basket_count: 0,
                 csrf: String::new(),
                 username: None,
+                nonce: crate::csp::nonce(),
             },
             lag,
         ))
@@ -65,6 +68,7 @@ impl Layout {
             basket_count: 0,
             csrf: String::new(),
             username: None,
+            nonce: crate::csp::nonce(),
         }
     }
 

@@ -25,10 +25,9 @@ async fn pages_list_sellable_hats_with_honest_stock_words() {
     let home = shop.get("/").await.unwrap();
     assert_eq!(home.status, 200);
     assert_eq!(home.header("cache-control"), "no-cache");
-    assert!(
-        home.header("content-security-policy")
-            .contains("script-src 'self'")
-    );
+    let csp = home.header("content-security-policy");
+    assert!(csp.contains("script-src 'nonce-"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
     for text in [
         "Bowler",
         "In stock",
@@ -84,7 +83,29 @@ async fn pages_list_sellable_hats_with_honest_stock_words() {
     assert!(product.body.contains("£25.00"));
     assert!(product.body.contains("incl. VAT"));
     assert!(product.body.contains("A fine Top Hat, made to last."));
-    assert!(product.body.contains("/static/live-stock.js"));
+    // The page's one script carries this response's CSP nonce, and only this response's: the
+    // next view of the same page has another.
+    let nonce_of = |page: &crate::support::Page| {
+        let csp = page.header("content-security-policy");
+        let nonce = csp
+            .split("script-src 'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap_or_else(|| panic!("no nonce in {csp}"))
+            .to_owned();
+        assert!(nonce.len() >= 22, "a nonce of 128 bits: {nonce}");
+        nonce
+    };
+    let nonce = nonce_of(&product);
+    assert!(
+        product.body.contains(&format!(
+            "<script src=\"/static/live-stock.js\" nonce=\"{nonce}\""
+        )),
+        "{}",
+        product.body
+    );
+    let again = shop.get("/hats/2").await.unwrap();
+    assert_ne!(nonce_of(&again), nonce, "a fresh nonce per response");
     assert!(
         product.body.contains("/static/hat-placeholder.svg"),
         "no picture yet: the placeholder shows"
