@@ -102,6 +102,18 @@ pub struct PicturesMap {
     pub primary_order: Vec<String>,
 }
 
+impl PicturesMap {
+    /// `primary_order` as (column, descending).
+    fn order(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.primary_order
+            .iter()
+            .map(|order| match order.strip_prefix('-') {
+                Some(column) => (column, true),
+                None => (order.as_str(), false),
+            })
+    }
+}
+
 /// A small table mirrored as (key → label, flag): category names, sellable locations.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -282,10 +294,7 @@ impl Mapping {
             );
         }
         if let Some(p) = &mapping.pictures
-            && let Some(bad) = p
-                .primary_order
-                .iter()
-                .find(|c| c.trim_start_matches('-').is_empty())
+            && let Some((bad, _)) = p.order().find(|(column, _)| column.is_empty())
         {
             anyhow::bail!(
                 "mapping {}: pictures.primary_order holds {bad:?}: give column names, `-` before one for descending",
@@ -383,7 +392,7 @@ impl Mapping {
                     return Vec::new();
                 };
                 let mut c = vec![m.key.as_str(), &m.item];
-                c.extend(m.primary_order.iter().map(|o| o.trim_start_matches('-')));
+                c.extend(m.order().map(|(column, _)| column));
                 c
             }
             Role::Categories | Role::Locations => {
@@ -431,11 +440,11 @@ impl Mapping {
             Role::Levels => self.levels.as_ref().map(|m| m.quantity.as_str()),
             Role::Categories | Role::Locations => None,
             Role::Pictures => {
-                return if self.pictures.as_ref().is_some_and(|m| {
-                    m.primary_order
-                        .iter()
-                        .any(|o| o.trim_start_matches('-') == column)
-                }) {
+                return if self
+                    .pictures
+                    .as_ref()
+                    .is_some_and(|m| m.order().any(|(order, _)| order == column))
+                {
                     ColumnKind::WholeNumber
                 } else {
                     ColumnKind::Any
@@ -826,13 +835,8 @@ impl Mapping {
             return None;
         };
         let rank = m
-            .primary_order
-            .iter()
-            .map(|order| {
-                let (column, descending) = match order.strip_prefix('-') {
-                    Some(column) => (column, true),
-                    None => (order.as_str(), false),
-                };
+            .order()
+            .map(|(column, descending)| {
                 text_of(row.get(column))
                     .ok()
                     .flatten()

@@ -172,26 +172,20 @@ async fn expected_state(
 /// Each item's primary picture among `[pictures]` rows: the lowest rank among the rows holding a
 /// picture, then the shortest key, then the lowest (as the bridge works it out in PostgreSQL).
 fn primary_pictures(rows: Vec<(String, PictureRow)>) -> HashMap<String, String> {
-    let mut best: HashMap<String, (Vec<i64>, String, String)> = HashMap::new();
+    // (rank, key length, key, hash): compared as a tuple, the lowest is the primary picture.
+    let mut best: HashMap<String, (Vec<i64>, usize, String, String)> = HashMap::new();
     for (key, row) in rows {
         let Some(sha) = row.image_sha256 else {
             continue;
         };
-        let candidate = (row.rank, key, sha);
-        let order = |c: &(Vec<i64>, String, String)| (c.0.clone(), c.1.len(), c.1.clone());
-        match best.entry(row.item_key.as_str().to_owned()) {
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(candidate);
-            }
-            std::collections::hash_map::Entry::Occupied(mut e) => {
-                if order(&candidate) < order(e.get()) {
-                    e.insert(candidate);
-                }
-            }
+        let candidate = (row.rank, key.len(), key, sha);
+        let item = row.item_key.as_str();
+        if best.get(item).is_none_or(|held| candidate < *held) {
+            best.insert(item.to_owned(), candidate);
         }
     }
     best.into_iter()
-        .map(|(item, (_, _, sha))| (item, sha))
+        .map(|(item, (_, _, _, sha))| (item, sha))
         .collect()
 }
 
