@@ -7,6 +7,7 @@
 //! what is not built yet.
 
 pub mod admin;
+pub mod allocator;
 pub mod cli;
 pub mod config;
 pub mod crash;

@@ -3,6 +3,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    bridge::allocator::fix_mmap_threshold();
     let cli = Cli::parse();
     let settings = match config::load(cli.config.as_deref()) {
         Ok(settings) => settings,

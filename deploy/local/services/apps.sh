@@ -6,10 +6,9 @@ svc_bridge_ports() { echo "$PORT_BRIDGE_ADMIN"; }
 # Not the binary's full path: `status` and `down` may run with another CARGO_TARGET_DIR than `up` had.
 svc_bridge_signature() { echo "bridge --config $STACK/config/bridge.toml run"; }
 svc_bridge_health() { http_ok "http://127.0.0.1:$PORT_BRIDGE_ADMIN/healthz"; }
-# glibc's mmap threshold fixed, as docs/OPERATIONS.md asks of every bridge process: large row events'
-# buffers go back to the system when freed.
+# The bridge fixes glibc's mmap threshold for itself (docs/OPERATIONS.md).
 svc_bridge_start() {
-  MALLOC_MMAP_THRESHOLD_=1048576 start_bg bridge "$BIN_DIR/bridge" --config "$STACK/config/bridge.toml" run
+  start_bg bridge "$BIN_DIR/bridge" --config "$STACK/config/bridge.toml" run
 }
 
 svc_shop_ports() { echo "$PORT_SHOP $PORT_SHOP_ADMIN"; }
