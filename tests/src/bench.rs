@@ -98,6 +98,18 @@ pub fn bridge_from(
 /// `synchronous_commit=off`, a benchmark database has it on.
 pub async fn durable_shop_database() -> anyhow::Result<ShopDatabase> {
     let db = ShopDatabase::create().await?;
+    make_durable(&db).await?;
+    Ok(db)
+}
+
+/// A copy of `db` as it is now, with the method's durability (see [`durable_shop_database`]).
+pub async fn durable_copy(db: &ShopDatabase) -> anyhow::Result<ShopDatabase> {
+    let copy = db.copy().await?;
+    make_durable(&copy).await?;
+    Ok(copy)
+}
+
+async fn make_durable(db: &ShopDatabase) -> anyhow::Result<()> {
     let admin = sqlx::PgPool::connect(&env("PG_ADMIN_URL")).await?;
     sqlx::query(&format!(
         "ALTER DATABASE {} SET synchronous_commit = on",
@@ -106,7 +118,7 @@ pub async fn durable_shop_database() -> anyhow::Result<ShopDatabase> {
     .execute(&admin)
     .await?;
     admin.close().await;
-    Ok(db)
+    Ok(())
 }
 
 /// The sequence number of a single-domain MariaDB GTID position (`0-1-1234` → 1234; none → 0).

@@ -53,22 +53,7 @@ pub struct ShopDatabase {
 
 impl ShopDatabase {
     pub async fn create() -> anyhow::Result<Self> {
-        let name = format!("test_{}", uuid_like());
-        let admin = sqlx::PgPool::connect(&env("PG_ADMIN_URL"))
-            .await
-            .context("connect as postgres")?;
-        // Identifiers cannot be bound; `name` is generated here from hex digits only.
-        sqlx::query(&format!("CREATE DATABASE {name} OWNER migrator"))
-            .execute(&admin)
-            .await?;
-        sqlx::query(&format!("REVOKE ALL ON DATABASE {name} FROM PUBLIC"))
-            .execute(&admin)
-            .await?;
-        sqlx::query(&format!("GRANT CONNECT ON DATABASE {name} TO bridge, shop"))
-            .execute(&admin)
-            .await?;
-        admin.close().await;
-        let db = Self { name };
+        let db = Self::new_database(None).await?;
         let migrator = sqlx::PgPool::connect(&db.url("migrator")).await?;
         sqlx::query("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
             .execute(&migrator)
@@ -80,6 +65,35 @@ impl ShopDatabase {
             .context("migrate the test database")?;
         migrator.close().await;
         Ok(db)
+    }
+
+    /// A new database holding what this one holds now (`CREATE DATABASE … TEMPLATE`: nobody may be
+    /// connected to this one meanwhile), with the same access; settings made with `ALTER DATABASE`
+    /// are not copied.
+    pub async fn copy(&self) -> anyhow::Result<Self> {
+        Self::new_database(Some(&self.name)).await
+    }
+
+    /// An empty database (or a copy of `template`) owned by `migrator`, which `bridge` and `shop`
+    /// may connect to and nobody else.
+    async fn new_database(template: Option<&str>) -> anyhow::Result<Self> {
+        let name = format!("test_{}", uuid_like());
+        let admin = sqlx::PgPool::connect(&env("PG_ADMIN_URL"))
+            .await
+            .context("connect as postgres")?;
+        // Identifiers cannot be bound; names are generated here from hex digits only.
+        let template = template.map_or_else(String::new, |t| format!(" TEMPLATE {t}"));
+        sqlx::query(&format!("CREATE DATABASE {name} OWNER migrator{template}"))
+            .execute(&admin)
+            .await?;
+        sqlx::query(&format!("REVOKE ALL ON DATABASE {name} FROM PUBLIC"))
+            .execute(&admin)
+            .await?;
+        sqlx::query(&format!("GRANT CONNECT ON DATABASE {name} TO bridge, shop"))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+        Ok(Self { name })
     }
 
     /// The URL for one of the roles `migrator`, `bridge`, `shop` (password `<role>-dev`).

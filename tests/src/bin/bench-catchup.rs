@@ -4,7 +4,8 @@
 //! consistent dump of the source at that moment (its GTID position included) and left stopped;
 //! the backlog is written; a new bridge process starts and is timed until its `stock.checkpoint`
 //! reaches the source's `@@gtid_binlog_pos`; then the replica's `START SLAVE` is timed until its
-//! `@@gtid_slave_pos` reaches the same GTID. Prints row changes applied per second (counted from
+//! `@@gtid_slave_pos` reaches the same GTID. With `--catchups N`, N bridges catch up on the same
+//! backlog in turn, each on its own copy of the snapshotted database. Prints row changes applied per second (counted from
 //! the bridge's change log) and the CPU seconds each program spent during the bridge's catch-up.
 //!
 //! Two backlogs (`--backlog`):
@@ -32,8 +33,8 @@ use std::time::{Duration, Instant};
 use tests::bench::backlog::{self, Stated, Written};
 use tests::bench::dataset::{Catalogue, legacy_source};
 use tests::bench::{
-    LegacySource, bridge_from, cpu_by_program, cpu_spent, durable_shop_database, gtid_seq,
-    legacy_admin, median_spread, seed_replica_of,
+    LegacySource, bridge_from, cpu_by_program, cpu_spent, durable_copy, durable_shop_database,
+    gtid_seq, legacy_admin, median_spread, seed_replica_of,
 };
 use tests::legacy::simulate::{Rate, SimulateOptions};
 use tests::scratch_mariadb::ScratchMariaDb;
@@ -70,11 +71,16 @@ struct Args {
     /// Repetitions (median and spread are printed).
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Timed catch-ups per written backlog, each by a new bridge on its own copy of the
+    /// snapshotted shop database (the native replica is timed once per backlog). Writing the
+    /// stated backlog takes about two minutes, a catch-up of it one or two.
+    #[arg(long, default_value_t = 1)]
+    catchups: usize,
     /// Leave out the native replica (the reference).
     #[arg(long)]
     no_replica: bool,
-    /// Record a system-wide `perf` profile of each bridge catch-up into this file (`.N` added
-    /// per run); `perf report -i FILE --sort comm,dso` shows where the time went.
+    /// Record a system-wide `perf` profile of each bridge catch-up into this file (`.RUN.N`
+    /// added: the run and its catch-up); `perf report -i FILE --sort comm,dso` shows where the time went.
     #[arg(long)]
     perf: Option<std::path::PathBuf>,
 }
@@ -90,14 +96,18 @@ const SOURCE_DURABILITY: [&str; 2] = ["--sync-binlog=1", "--innodb-flush-log-at-
 /// One seed for every run of the stated backlog: the same row changes each time.
 const STATED_SEED: u64 = 42;
 
+/// One timed catch-up.
 struct Run {
     rows: i64,
     bridge: Duration,
+    /// The native replica's catch-up (after the backlog's first bridge catch-up).
     replica: Option<Duration>,
     /// CPU seconds per program during the bridge's catch-up.
     cpu: BTreeMap<String, f64>,
-    /// The stated backlog as written (the simulator's is not counted here).
-    written: Option<Written>,
+    /// (table, row updates, of which heap-only) in the shop database since it was made: the
+    /// catch-up's, and in a database that is not a copy the snapshot's too (its recount rewrites
+    /// every item).
+    updates: Vec<(String, i64, i64)>,
 }
 
 /// What a catch-up starts from: a shop database the first bridge snapshotted the source into,
@@ -118,8 +128,8 @@ async fn main() -> anyhow::Result<()> {
             .perf
             .as_ref()
             .map(|p| std::path::PathBuf::from(format!("{}.{run}", p.display())));
-        let r = once(&args, run, perf).await?;
-        if let Some(w) = &r.written {
+        let (written, catchups) = once(&args, run, perf).await?;
+        if let Some(w) = &written {
             let rate = w.rows as f64 / w.elapsed.as_secs_f64();
             println!(
                 "run {run} backlog: {} row changes written ({} planned) in {} transactions by {} \
@@ -136,28 +146,36 @@ async fn main() -> anyhow::Result<()> {
             );
             write_rates.push(rate);
         }
-        let rate = r.rows as f64 / r.bridge.as_secs_f64();
-        let cpu: Vec<String> = r
-            .cpu
-            .iter()
-            .map(|(comm, s)| format!("{comm} {s:.2} s"))
-            .collect();
-        print!(
-            "run {run}: {} row changes; bridge {:.2} s = {rate:.0} rows/s (CPU: {})",
-            r.rows,
-            r.bridge.as_secs_f64(),
-            cpu.join(", ")
-        );
-        bridge_rates.push(rate);
-        if let Some(replica) = r.replica {
-            let rate = r.rows as f64 / replica.as_secs_f64();
+        for (catchup, r) in catchups.iter().enumerate() {
+            let rate = r.rows as f64 / r.bridge.as_secs_f64();
+            let cpu: Vec<String> = r
+                .cpu
+                .iter()
+                .map(|(comm, s)| format!("{comm} {s:.2} s"))
+                .collect();
             print!(
-                "; native replica {:.2} s = {rate:.0} rows/s",
-                replica.as_secs_f64()
+                "run {run}.{catchup}: {} row changes; bridge {:.2} s = {rate:.0} rows/s (CPU: {})",
+                r.rows,
+                r.bridge.as_secs_f64(),
+                cpu.join(", ")
             );
-            replica_rates.push(rate);
+            bridge_rates.push(rate);
+            for (table, updated, hot) in &r.updates {
+                print!(
+                    "; {table}: {updated} updates, {:.0} % heap-only",
+                    100.0 * *hot as f64 / (*updated).max(1) as f64
+                );
+            }
+            if let Some(replica) = r.replica {
+                let rate = r.rows as f64 / replica.as_secs_f64();
+                print!(
+                    "; native replica {:.2} s = {rate:.0} rows/s",
+                    replica.as_secs_f64()
+                );
+                replica_rates.push(rate);
+            }
+            println!();
         }
-        println!();
     }
     let summary = |rates: &mut Vec<f64>| median_spread(rates, |r| format!("{r:.0} rows/s"));
     let backlog = match args.backlog {
@@ -168,9 +186,10 @@ async fn main() -> anyhow::Result<()> {
         Backlog::Simulator => format!("{} transactions", args.transactions),
     };
     println!(
-        "bridge: {} over {} runs of {backlog}",
+        "bridge: {} over {} runs × {} catch-ups of {backlog}",
         summary(&mut bridge_rates),
         args.runs,
+        args.catchups,
     );
     if !replica_rates.is_empty() {
         println!(
@@ -184,7 +203,13 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn once(args: &Args, run: usize, perf: Option<std::path::PathBuf>) -> anyhow::Result<Run> {
+/// Prepares a source and a snapshot, writes the backlog and times the catch-ups: the backlog as
+/// written (the stated one; the simulator's is not counted here) and each catch-up.
+async fn once(
+    args: &Args,
+    run: usize,
+    perf: Option<std::path::PathBuf>,
+) -> anyhow::Result<(Option<Written>, Vec<Run>)> {
     match args.backlog {
         Backlog::Stated => {
             let catalogue = Catalogue {
@@ -209,11 +234,10 @@ async fn once(args: &Args, run: usize, perf: Option<std::path::PathBuf>) -> anyh
                 "backlog: {} row changes in {} transactions committed, source at {head}",
                 written.rows, written.transactions
             );
-            let mut r = catch_up(prepared, &source, &head, perf).await?;
-            r.written = Some(written);
+            let runs = catch_ups(args.catchups, prepared, &source, &head, perf).await?;
             // The source serves the replica too: it goes only now.
             drop(server);
-            Ok(r)
+            Ok((Some(written), runs))
         }
         Backlog::Simulator => {
             let source = LegacySource::stack();
@@ -243,7 +267,8 @@ async fn once(args: &Args, run: usize, perf: Option<std::path::PathBuf>) -> anyh
                 "backlog: {} transactions committed, source at {head}",
                 summary.committed()
             );
-            catch_up(prepared, &source, &head, perf).await
+            let runs = catch_ups(args.catchups, prepared, &source, &head, perf).await?;
+            Ok((None, runs))
         }
     }
 }
@@ -265,15 +290,40 @@ async fn prepare(source: &LegacySource, with_replica: bool) -> anyhow::Result<Pr
     Ok(Prepared { db, replica })
 }
 
-/// A new bridge process on the prepared database, timed until its checkpoint reaches `head`;
-/// then the replica, timed the same way.
-async fn catch_up(
+/// `count` catch-ups of the prepared database (each on a copy of it when more than one), then the
+/// replica's, timed the same way.
+async fn catch_ups(
+    count: usize,
     prepared: Prepared,
     source: &LegacySource,
     head: &str,
     perf: Option<std::path::PathBuf>,
-) -> anyhow::Result<Run> {
+) -> anyhow::Result<Vec<Run>> {
     let Prepared { db, replica } = prepared;
+    let mut runs = Vec::new();
+    for i in 0..count {
+        let perf = perf
+            .as_ref()
+            .map(|p| std::path::PathBuf::from(format!("{}.{i}", p.display())));
+        if i + 1 == count {
+            runs.push(catch_up(db, source, head, perf).await?);
+            break;
+        }
+        runs.push(catch_up(durable_copy(&db).await?, source, head, perf).await?);
+    }
+    if let (Some(server), Some(first)) = (replica, runs.first_mut()) {
+        first.replica = Some(time_replica(&server, head).await?);
+    }
+    Ok(runs)
+}
+
+/// A new bridge process on `db`, timed until its checkpoint reaches `head`; `db` goes afterwards.
+async fn catch_up(
+    db: ShopDatabase,
+    source: &LegacySource,
+    head: &str,
+    perf: Option<std::path::PathBuf>,
+) -> anyhow::Result<Run> {
     let head_seq = gtid_seq(Some(head));
     let shop = db.connect("shop").await?;
     let mut profiler = match &perf {
@@ -315,18 +365,22 @@ async fn catch_up(
             .fetch_one(&shop)
             .await?;
     second.terminate(Duration::from_secs(10)).await?;
+    // Updates that wrote no index entry (heap-only), per table: the apply's main cost otherwise.
+    // Read after the bridge's exit, which sends its backends' last counts.
+    let updates: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT relname::text, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+         WHERE schemaname = 'stock' AND relname IN ('items', 'levels') ORDER BY relname",
+    )
+    .fetch_all(&shop)
+    .await?;
     shop.close().await;
     db.drop_now().await?;
-    let replica = match replica {
-        Some(server) => Some(time_replica(&server, head).await?),
-        None => None,
-    };
     Ok(Run {
         rows,
         bridge: elapsed,
-        replica,
+        replica: None,
         cpu,
-        written: None,
+        updates,
     })
 }
 
