@@ -62,9 +62,11 @@ svc_postgres_start() {
   touch "$log"
   chown postgres:postgres "$log"
   # The settings go on the command line, not into postgresql.conf, so a different port base or stack path
-  # always wins. PG_EXTRA_OPTS lets `test` trade durability for speed.
+  # always wins. PG_EXTRA_OPTS lets `test` trade durability for speed. shared_buffers as on the shop's
+  # RDS instance (a quarter of a db.t4g.medium's 4 GiB, RDS's default rule; docs/BENCHMARKS.md, "Bridge
+  # catch-up": with PostgreSQL's own 128 MB the bridge's apply writes out and reads back its pages).
   local opts="-p $PORT_POSTGRES -k $PG_SOCKET_DIR -c listen_addresses=127.0.0.1"
-  opts+=" -c max_connections=300 -c synchronous_commit=off ${PG_EXTRA_OPTS:-}"
+  opts+=" -c max_connections=300 -c shared_buffers=1GB -c synchronous_commit=off ${PG_EXTRA_OPTS:-}"
   printf '\n=== %s: starting postgres\n' "$(date -Is)" >>"$log"
   # setsid: the server gets its own session, away from the terminal's Ctrl-C.
   setsid runuser -u postgres -- "$(pg_bin_dir)/pg_ctl" -D "$base/data" -l "$log" -o "$opts" \
