@@ -212,6 +212,19 @@ pub async fn seed_replica_of(source: &LegacySource) -> anyhow::Result<ScratchMar
     Ok(server)
 }
 
+/// A `kB` field of `/proc/PID/status` (`VmRSS:`, `VmHWM:`), in bytes.
+pub fn status_bytes(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kib: u64 = line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
 /// CPU seconds (user + system) of every live process, summed by program name.
 pub fn cpu_by_program() -> BTreeMap<String, f64> {
     let mut by = BTreeMap::new();

@@ -34,7 +34,7 @@ use tests::bench::backlog::{self, Stated, Written};
 use tests::bench::dataset::{Catalogue, legacy_source};
 use tests::bench::{
     LegacySource, bridge_from, cpu_by_program, cpu_spent, durable_copy, durable_shop_database,
-    gtid_seq, legacy_admin, median_spread, seed_replica_of,
+    gtid_seq, legacy_admin, median_spread, seed_replica_of, status_bytes,
 };
 use tests::legacy::simulate::{Rate, SimulateOptions};
 use tests::scratch_mariadb::ScratchMariaDb;
@@ -104,6 +104,8 @@ struct Run {
     replica: Option<Duration>,
     /// CPU seconds per program during the bridge's catch-up.
     cpu: BTreeMap<String, f64>,
+    /// The bridge's peak resident memory (`VmHWM`), bytes.
+    peak_rss: u64,
     /// (table, row updates, of which heap-only) in the shop database since it was made: the
     /// catch-up's, and in a database that is not a copy the snapshot's too (its recount rewrites
     /// every item).
@@ -154,9 +156,10 @@ async fn main() -> anyhow::Result<()> {
                 .map(|(comm, s)| format!("{comm} {s:.2} s"))
                 .collect();
             print!(
-                "run {run}.{catchup}: {} row changes; bridge {:.2} s = {rate:.0} rows/s (CPU: {})",
+                "run {run}.{catchup}: {} row changes; bridge {:.2} s = {rate:.0} rows/s, peak RSS {:.1} MiB (CPU: {})",
                 r.rows,
                 r.bridge.as_secs_f64(),
+                r.peak_rss as f64 / 1048576.0,
                 cpu.join(", ")
             );
             bridge_rates.push(rate);
@@ -360,6 +363,11 @@ async fn catch_up(
         profiler.wait().await?;
     }
     let cpu = cpu_spent(&cpu_before, &cpu_after);
+    let peak_rss = second
+        .child
+        .id()
+        .and_then(|pid| status_bytes(pid, "VmHWM:"))
+        .context("the bridge's VmHWM")?;
     let rows: i64 =
         sqlx::query_scalar("SELECT COALESCE(SUM(rows), 0)::bigint FROM stock.change_log")
             .fetch_one(&shop)
@@ -381,6 +389,7 @@ async fn catch_up(
         replica: None,
         cpu,
         updates,
+        peak_rss,
     })
 }
 

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tests::bench::dataset::{Catalogue, legacy_source};
-use tests::bench::{LegacySource, bridge_from, durable_shop_database, median_spread};
+use tests::bench::{LegacySource, bridge_from, durable_shop_database, median_spread, status_bytes};
 use tests::scratch_mariadb::ScratchMariaDb;
 use tests::stack::{Running, ShopDatabase};
 
@@ -388,19 +388,6 @@ async fn sample_rss(
             None => return,
         };
     }
-}
-
-/// A `kB` field of `/proc/PID/status` (`VmRSS:`, `VmHWM:`), in bytes.
-fn status_bytes(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kib: u64 = line[field.len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
 }
 
 /// Gives item 1 a picture of `mib` MiB, out of the binlog; returns its size in bytes.
