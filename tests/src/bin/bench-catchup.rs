@@ -5,8 +5,9 @@
 //! the backlog is written; a new bridge process starts and is timed until its `stock.checkpoint`
 //! reaches the source's `@@gtid_binlog_pos`; then the replica's `START SLAVE` is timed until its
 //! `@@gtid_slave_pos` reaches the same GTID. With `--catchups N`, N bridges catch up on the same
-//! backlog in turn, each on its own copy of the snapshotted database. Prints row changes applied per second (counted from
-//! the bridge's change log) and the CPU seconds each program spent during the bridge's catch-up.
+//! backlog in turn, each on its own copy of the snapshotted database. Prints row changes applied
+//! per second (counted from the bridge's change log), the bridge's peak RSS, the share of
+//! heap-only updates and the CPU seconds each program spent during the bridge's catch-up.
 //!
 //! Two backlogs (`--backlog`):
 //! - `stated` (the default; the method's): `--changes` row changes (1,000,000) in transactions of
@@ -72,15 +73,16 @@ struct Args {
     #[arg(long, default_value_t = 3)]
     runs: usize,
     /// Timed catch-ups per written backlog, each by a new bridge on its own copy of the
-    /// snapshotted shop database (the native replica is timed once per backlog). Writing the
-    /// stated backlog takes about two minutes, a catch-up of it one or two.
+    /// snapshotted shop database (the native replica is timed once per backlog): writing the
+    /// stated backlog takes longer than catching up on it.
     #[arg(long, default_value_t = 1)]
     catchups: usize,
     /// Leave out the native replica (the reference).
     #[arg(long)]
     no_replica: bool,
     /// Record a system-wide `perf` profile of each bridge catch-up into this file (`.RUN.N`
-    /// added: the run and its catch-up); `perf report -i FILE --sort comm,dso` shows where the time went.
+    /// added: the run and its catch-up); `perf report -i FILE --sort comm,dso` shows where the
+    /// time went.
     #[arg(long)]
     perf: Option<std::path::PathBuf>,
 }
@@ -293,8 +295,8 @@ async fn prepare(source: &LegacySource, with_replica: bool) -> anyhow::Result<Pr
     Ok(Prepared { db, replica })
 }
 
-/// `count` catch-ups of the prepared database (each on a copy of it when more than one), then the
-/// replica's, timed the same way.
+/// `count` catch-ups of the prepared database (all but the last on copies of it, made before it is
+/// caught up on), then the replica's, timed the same way.
 async fn catch_ups(
     count: usize,
     prepared: Prepared,
