@@ -215,11 +215,12 @@ async fn apply_items(
         "INSERT INTO stock.items (item_key, source_table, sku, name, description, category_key, category,
                                   price_minor, currency, price_includes_vat, deleted, quarantine_reason,
                                   generation, changed_at, updated_at, source_updated_at)
-         SELECT t.k, $11, t.sku, t.name, t.descr, t.cat,
-                (SELECT label FROM stock.lookups WHERE source_table = 'categories' AND row_key = t.cat),
+         SELECT t.k, $11, t.sku, t.name, t.descr, t.cat, c.label,
                 t.price, $12, t.vat, t.del, t.q, $13, t.at, now(), t.u::timestamp AT TIME ZONE $15
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::bool[],
                      $8::bool[], $9::text[], $10::text[], $14::text[]) AS t(k, sku, name, descr, cat, price, vat, del, q, at, u)
+         -- A join, not a subquery per row, as for the levels' locations.
+         LEFT JOIN stock.lookups c ON c.source_table = 'categories' AND c.row_key = t.cat
          ON CONFLICT (item_key) DO UPDATE SET
              source_table = EXCLUDED.source_table, sku = EXCLUDED.sku, name = EXCLUDED.name,
              description = EXCLUDED.description, category_key = EXCLUDED.category_key,
@@ -498,10 +499,10 @@ async fn apply_levels(
     }
     sqlx::query(
         "INSERT INTO stock.levels (source_table, row_key, item_key, location_key, sellable, quantity, changed_at, generation)
-         SELECT $6, t.k, t.item, t.loc,
-                COALESCE((SELECT flag FROM stock.lookups WHERE source_table = 'locations' AND row_key = t.loc), $7),
-                t.q, t.at, $8
+         SELECT $6, t.k, t.item, t.loc, COALESCE(l.flag, $7), t.q, t.at, $8
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[]) AS t(k, item, loc, q, at)
+         -- A join, not a subquery per row: the few locations are hashed once per statement.
+         LEFT JOIN stock.lookups l ON l.source_table = 'locations' AND l.row_key = t.loc
          ON CONFLICT (source_table, row_key) DO UPDATE SET
              item_key = EXCLUDED.item_key, location_key = EXCLUDED.location_key, sellable = EXCLUDED.sellable,
              quantity = EXCLUDED.quantity, changed_at = EXCLUDED.changed_at, generation = EXCLUDED.generation",
