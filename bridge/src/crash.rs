@@ -20,16 +20,25 @@ pub enum Point {
     AfterCommit,
     /// A part of a large source transaction is applied in its open transaction; more parts follow.
     MidLargeTransaction,
+    /// A batch applied in lanes: the first lane has committed (its transactions ahead of the
+    /// checkpoint), the last has not.
+    BetweenLanes,
 }
 
 impl Point {
-    const ALL: [Self; 3] = [Self::MidBatch, Self::AfterCommit, Self::MidLargeTransaction];
+    const ALL: [Self; 4] = [
+        Self::MidBatch,
+        Self::AfterCommit,
+        Self::MidLargeTransaction,
+        Self::BetweenLanes,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
             Self::MidBatch => "mid-batch",
             Self::AfterCommit => "after-commit",
             Self::MidLargeTransaction => "mid-large-transaction",
+            Self::BetweenLanes => "between-lanes",
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::config::{Flavour, ResumeMode};
 use crate::crash::{self, Point};
 use crate::mapping::{Change, Mapping, Role};
 use crate::sink::apply::{self, Target, Touched};
+use crate::sink::lanes;
 use crate::sink::tables::{self, State};
 use crate::source::binlog::{self, Item, ReadFrom};
 use crate::source::checks::{self, Resume};
@@ -14,6 +15,7 @@ use crate::source::{self, Position};
 use anyhow::Context;
 use contracts::StockChanged;
 use sqlx::PgPool;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -33,6 +35,15 @@ const MAX_BATCH_ROWS: usize = 65_536;
 /// Transactions read ahead of the applier before reading pauses (one full batch: the next batch
 /// is read while this one is applied).
 const CHANNEL: usize = MAX_BATCH;
+/// Connections a large batch is applied on at once, when it splits into sets of transactions that
+/// share no item, level row or SKU (`sink::lanes`). One PostgreSQL backend executing the batch's
+/// statements one after another was the catch-up's bottleneck (docs/BENCHMARKS.md, "Bridge
+/// catch-up"); the shop's database instance has two vCPUs.
+const LANES: usize = 2;
+/// Row changes from which a batch is split into lanes: only a backlog fills a batch this far
+/// (live, a batch is one or two transactions), and a small batch gains less than the second
+/// commit costs.
+const LANE_MIN_ROWS: usize = 2048;
 const FRESHNESS_INTERVAL: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
@@ -505,7 +516,9 @@ impl Replicator {
              ON CONFLICT (id) DO UPDATE SET gtid = EXCLUDED.gtid, binlog_file = EXCLUDED.binlog_file,
                  binlog_pos = EXCLUDED.binlog_pos, generation = EXCLUDED.generation, snapshot_done = true,
                  source_server = EXCLUDED.source_server, updated_at = now(),
-                 caught_up_at = CASE WHEN $9 THEN NULL ELSE stock.checkpoint.caught_up_at END
+                 caught_up_at = CASE WHEN $9 THEN NULL ELSE stock.checkpoint.caught_up_at END,
+                 -- The stream starts again from the snapshot's position: nothing is ahead of it.
+                 applied_ahead = '{}'
              WHERE stock.checkpoint.epoch = EXCLUDED.epoch",
         )
         .bind(self.epoch)
@@ -567,6 +580,20 @@ impl Replicator {
         generation: i64,
     ) -> anyhow::Result<()> {
         let target = target(mapping, generation);
+        // Transactions a crash left committed ahead of the checkpoint (between two lanes' commits).
+        let mut ahead: BTreeSet<String> =
+            sqlx::query_scalar::<_, Vec<String>>("SELECT applied_ahead FROM stock.checkpoint")
+                .fetch_optional(&self.db)
+                .await?
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+        if !ahead.is_empty() {
+            tracing::info!(
+                transactions = ahead.len(),
+                "source transactions were committed ahead of the checkpoint before a stop: passing over them"
+            );
+        }
         while let Some(first) = rx.recv().await {
             let mut part = None;
             let mut batch = Vec::new();
@@ -589,11 +616,12 @@ impl Replicator {
                 }
             }
             if !batch.is_empty() {
-                self.apply_batch(&target, batch, None).await?;
+                self.apply_batch(&target, batch, None, &mut ahead).await?;
             }
             if let Some(part) = part {
                 let (opened, rest) = self.apply_parts(&target, part, &mut rx).await?;
-                self.apply_batch(&target, vec![rest], opened).await?;
+                self.apply_batch(&target, vec![rest], opened, &mut ahead)
+                    .await?;
             }
         }
         Ok(())
@@ -653,19 +681,18 @@ impl Replicator {
     }
 
     /// Applies whole source transactions (and progress) in one PostgreSQL transaction with the
-    /// checkpoint; with `opened`, the batch is the rest of a large transaction whose first parts
-    /// that open transaction already holds.
+    /// checkpoint, or, when the batch is large and splits, in [`LANES`] at once; with `opened`, the
+    /// batch is the rest of a large transaction whose first parts that open transaction already
+    /// holds. Transactions in `ahead` were committed ahead of the checkpoint before a crash: they
+    /// are passed over (and leave `ahead`), the rest of `ahead` is written back with the checkpoint.
     async fn apply_batch(
         &self,
         target: &Target<'_>,
         batch: Vec<Item>,
         opened: Option<Opened>,
+        ahead: &mut BTreeSet<String>,
     ) -> anyhow::Result<()> {
         let started = Instant::now();
-        let (mut tx, mut touched, notify_all, parted) = match opened {
-            Some(o) => (o.tx, o.touched, o.notify_all, o.rows),
-            None => (self.db.begin().await?, Touched::default(), false, 0),
-        };
         let mut last: Option<Position> = None;
         // (position label, changes) of each source transaction, in commit order.
         let mut transactions: Vec<(String, Vec<Change>)> = Vec::new();
@@ -674,53 +701,182 @@ impl Replicator {
             match item {
                 Item::Transaction(txn) => {
                     let label = txn.gtid.clone().unwrap_or_else(|| txn.end.label());
+                    last = Some(txn.end);
+                    if ahead.remove(&label) {
+                        continue;
+                    }
                     stops.extend(txn.stops.into_iter().map(|s| (label.clone(), s)));
                     transactions.push((label, txn.changes));
-                    last = Some(txn.end);
                 }
                 Item::Progress(position) => last = Some(position),
                 Item::Part(_) => anyhow::bail!("a part of a source transaction inside a batch"),
             }
         }
         let Some(last) = last else { return Ok(()) };
-        let changes: Vec<(&str, &Change)> = transactions
-            .iter()
-            .flat_map(|(label, changes)| changes.iter().map(move |c| (label.as_str(), c)))
-            .collect();
+        let rows: usize = transactions.iter().map(|(_, c)| c.len()).sum();
+        let still_ahead: Vec<&str> = ahead.iter().map(String::as_str).collect();
+        let applied = if opened.is_none() && stops.is_empty() && rows >= LANE_MIN_ROWS {
+            self.apply_lanes(target, &transactions, &last, &still_ahead)
+                .await?
+        } else {
+            None
+        };
+        let (transactions, rows) = match applied {
+            Some(counts) => counts,
+            None => {
+                self.apply_whole(target, &transactions, stops, opened, &last, &still_ahead)
+                    .await?
+            }
+        };
+        crash::reach(Point::AfterCommit);
+        metrics::counter!("bridge_transactions_applied_total").increment(transactions);
+        metrics::counter!("bridge_rows_applied_total").increment(rows);
+        metrics::histogram!("bridge_apply_batch_seconds").record(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// One PostgreSQL transaction for the batch (or the rest of the large transaction `opened`
+    /// holds), committed with the checkpoint at `last`. Returns the transactions and row changes
+    /// applied.
+    async fn apply_whole(
+        &self,
+        target: &Target<'_>,
+        transactions: &[(String, Vec<Change>)],
+        stops: Vec<(String, binlog::TableStop)>,
+        opened: Option<Opened>,
+        last: &Position,
+        ahead: &[&str],
+    ) -> anyhow::Result<(u64, u64)> {
+        let (mut tx, mut touched, notify_all, parted) = match opened {
+            Some(o) => (o.tx, o.touched, o.notify_all, o.rows),
+            None => (self.db.begin().await?, Touched::default(), false, 0),
+        };
+        let changes = labelled(transactions.iter());
         apply::apply_changes(&mut tx, target, &changes, &mut touched).await?;
         // The parts already applied belong to the batch's (only) transaction.
         let logged: Vec<(&str, usize)> = transactions
             .iter()
             .map(|(label, changes)| (label.as_str(), changes.len() + parted))
             .collect();
-        let rows: u64 = logged.iter().map(|(_, rows)| *rows as u64).sum();
-        let transactions = transactions.len() as u64;
         apply::recompute(&mut tx, target, &touched).await?;
         let stopped: Vec<(&str, &binlog::TableStop)> =
             stops.iter().map(|(at, s)| (at.as_str(), s)).collect();
         tables::record_stops(&mut tx, &stopped).await?;
         crash::reach(Point::MidBatch);
-        let notify = if !stops.is_empty() || notify_all {
-            // Sellability of every item may have changed, or more keys than a payload holds.
-            Some(StockChanged::all())
-        } else if !touched.items.is_empty() {
-            let keys = touched
-                .items
-                .iter()
-                .map(|k| contracts::ItemKey::new(k.clone()));
-            Some(StockChanged::for_keys(last.label(), keys))
-        } else {
-            None
-        };
-        apply::log_and_move(&mut tx, self.epoch, &logged, &last, notify.as_ref()).await?;
+        // Sellability of every item may have changed, or more keys than a payload holds.
+        let notify = notification(&touched, &last.label(), !stops.is_empty() || notify_all);
+        apply::log_and_move(
+            &mut tx,
+            self.epoch,
+            &logged,
+            Some(last),
+            Some(ahead),
+            notify.as_ref(),
+        )
+        .await?;
         tx.commit()
             .await
             .with_context(|| format!("commit up to {}", last.label()))?;
-        crash::reach(Point::AfterCommit);
-        metrics::counter!("bridge_transactions_applied_total").increment(transactions);
-        metrics::counter!("bridge_rows_applied_total").increment(rows);
-        metrics::histogram!("bridge_apply_batch_seconds").record(started.elapsed().as_secs_f64());
-        Ok(())
+        Ok(counts(&logged))
+    }
+
+    /// Applies a large batch in [`LANES`] at once when it splits into sets of transactions that
+    /// share no item, level row or SKU (`sink::lanes`); `None` (nothing written) when it does not.
+    /// The lanes commit one after another: each but the last records its transactions in the
+    /// change log and as committed ahead of the checkpoint, which stays; the last moves the
+    /// checkpoint to `last` and leaves only `ahead` (from before a crash) ahead of it. A crash in
+    /// between leaves the first lanes' transactions listed, and the next session passes them over.
+    async fn apply_lanes(
+        &self,
+        target: &Target<'_>,
+        transactions: &[(String, Vec<Change>)],
+        last: &Position,
+        ahead: &[&str],
+    ) -> anyhow::Result<Option<(u64, u64)>> {
+        let mut first = self.db.begin().await?;
+        let prior = apply::Prior::read(&mut first, target, &labelled(transactions.iter())).await?;
+        let changes: Vec<&[Change]> = transactions.iter().map(|(_, c)| c.as_slice()).collect();
+        let Some(sets) = lanes::split(&changes, &prior, LANES) else {
+            // Nothing written yet: the whole batch goes the usual way (reading the rows again).
+            first.rollback().await?;
+            return Ok(None);
+        };
+        metrics::counter!("bridge_batches_in_lanes_total").increment(1);
+        let mut connections = vec![first];
+        for _ in 1..LANES {
+            connections.push(self.db.begin().await?);
+        }
+        // The lanes share no row by construction; should one ever wait for a row the other holds,
+        // neither could commit (the first commits only when both are through), and PostgreSQL
+        // would see no deadlock: a lock wait this long ends the session with an error instead.
+        for tx in &mut connections {
+            sqlx::query("SET LOCAL lock_timeout = '10s'")
+                .execute(&mut **tx)
+                .await?;
+        }
+        let lanes: Vec<Vec<&(String, Vec<Change>)>> = sets
+            .iter()
+            .map(|set| set.iter().map(|&i| &transactions[i]).collect())
+            .collect();
+        let applied =
+            futures::future::try_join_all(connections.iter_mut().zip(&lanes).map(|(tx, lane)| {
+                let prior = &prior;
+                async move {
+                    let mut touched = Touched::default();
+                    let changes = labelled(lane.iter().copied());
+                    apply::apply_after(tx, target, &changes, prior, &mut touched).await?;
+                    apply::recompute(tx, target, &touched).await?;
+                    anyhow::Ok(touched)
+                }
+            }))
+            .await?;
+        crash::reach(Point::MidBatch);
+        let mut committed_ahead: Vec<&str> = ahead.to_vec();
+        let (mut transactions_applied, mut rows_applied) = (0, 0);
+        let lane_count = lanes.len();
+        for (index, ((mut tx, touched), lane)) in
+            connections.into_iter().zip(applied).zip(&lanes).enumerate()
+        {
+            let logged: Vec<(&str, usize)> = lane
+                .iter()
+                .map(|(label, changes)| (label.as_str(), changes.len()))
+                .collect();
+            let final_lane = index + 1 == lane_count;
+            let lane_last = lane.last().map_or_else(|| last.label(), |(l, _)| l.clone());
+            let notify = notification(&touched, &lane_last, false);
+            if final_lane {
+                apply::log_and_move(
+                    &mut tx,
+                    self.epoch,
+                    &logged,
+                    Some(last),
+                    Some(ahead),
+                    notify.as_ref(),
+                )
+                .await?;
+            } else {
+                committed_ahead.extend(logged.iter().map(|(label, _)| *label));
+                apply::log_and_move(
+                    &mut tx,
+                    self.epoch,
+                    &logged,
+                    None,
+                    Some(&committed_ahead),
+                    notify.as_ref(),
+                )
+                .await?;
+            }
+            tx.commit()
+                .await
+                .with_context(|| format!("commit of lane {} up to {lane_last}", index + 1))?;
+            if !final_lane {
+                crash::reach(Point::BetweenLanes);
+            }
+            let (t, r) = counts(&logged);
+            transactions_applied += t;
+            rows_applied += r;
+        }
+        Ok(Some((transactions_applied, rows_applied)))
     }
 
     /// Every second: when the committed checkpoint has reached the source's head (read after
@@ -776,6 +932,38 @@ impl Replicator {
                 return Err(TableSnapshotRequested(requested.table.clone()).into());
             }
         }
+    }
+}
+
+/// Each change of `transactions` with the label of the source transaction it belongs to.
+fn labelled<'a>(
+    transactions: impl Iterator<Item = &'a (String, Vec<Change>)>,
+) -> Vec<(&'a str, &'a Change)> {
+    transactions
+        .flat_map(|(label, changes)| changes.iter().map(move |c| (label.as_str(), c)))
+        .collect()
+}
+
+/// The transactions and row changes of a change log's rows.
+fn counts(logged: &[(&str, usize)]) -> (u64, u64) {
+    (
+        logged.len() as u64,
+        logged.iter().map(|(_, rows)| *rows as u64).sum(),
+    )
+}
+
+/// The notification a commit sends: every item (`all`), the items `touched` names, or none.
+fn notification(touched: &Touched, at: &str, all: bool) -> Option<StockChanged> {
+    if all {
+        Some(StockChanged::all())
+    } else if !touched.items.is_empty() {
+        let keys = touched
+            .items
+            .iter()
+            .map(|k| contracts::ItemKey::new(k.clone()));
+        Some(StockChanged::for_keys(at.to_owned(), keys))
+    } else {
+        None
     }
 }
 

@@ -41,6 +41,64 @@ pub struct Target<'a> {
     pub time_zone: &'a str,
 }
 
+/// What the mirror held before a batch, for the rows the batch names: each item's SKU and deleted
+/// flag, and the item each level row counted for. A SKU an item takes, leaves, or stops or starts
+/// counting for may change duplicate flags; an item row seen for the first time needs its sum; a
+/// level row that moves or goes lowers its old item's sum. Read before anything of the batch is
+/// written, on the connection that applies it (or, for lanes, the first of them: the bridge is
+/// the only writer of these tables, fenced by its epoch).
+#[derive(Debug, Default)]
+pub struct Prior {
+    /// Item key → (SKU, deleted), for the items of the batch the mirror has.
+    pub items: HashMap<String, (Option<String>, bool)>,
+    /// Level row key → the item it counts for, for the level rows of the batch the mirror has.
+    pub level_items: HashMap<String, String>,
+}
+
+impl Prior {
+    /// Reads what the mirror holds for the item and level rows `changes` name.
+    pub async fn read(
+        tx: &mut PgConnection,
+        target: &Target<'_>,
+        changes: &[(&str, &Change)],
+    ) -> anyhow::Result<Self> {
+        let (mut items, mut levels) = (vec![], vec![]);
+        for (_, change) in changes {
+            match change {
+                Change::Item { key, .. } => items.push(key.as_str()),
+                Change::Level { key, .. } => levels.push(key.as_str()),
+                Change::Picture { .. } | Change::Lookup { .. } => {}
+            }
+        }
+        let mut prior = Self::default();
+        if !items.is_empty() {
+            prior.items = sqlx::query_as::<_, (String, Option<String>, bool)>(
+                "SELECT item_key, sku, deleted FROM stock.items WHERE item_key = ANY($1)",
+            )
+            .bind(&items)
+            .fetch_all(&mut *tx)
+            .await
+            .context("the items before the batch")?
+            .into_iter()
+            .map(|(key, sku, deleted)| (key, (sku, deleted)))
+            .collect();
+        }
+        if !levels.is_empty() {
+            prior.level_items = sqlx::query_as::<_, (String, String)>(
+                "SELECT row_key, item_key FROM stock.levels WHERE source_table = $1 AND row_key = ANY($2)",
+            )
+            .bind(target.levels_table)
+            .bind(&levels)
+            .fetch_all(&mut *tx)
+            .await
+            .context("the level rows before the batch")?
+            .into_iter()
+            .collect();
+        }
+        Ok(prior)
+    }
+}
+
 /// Applies a batch of changes inside `tx`, set-based: one statement per table and kind of change.
 /// Every change is a full row image (or a delete) by the source row's key, so within a batch the
 /// last change of a key is its final state; lookups go first so items and levels resolve against
@@ -49,6 +107,19 @@ pub async fn apply_changes(
     tx: &mut PgConnection,
     target: &Target<'_>,
     changes: &[(&str, &Change)],
+    touched: &mut Touched,
+) -> anyhow::Result<()> {
+    let prior = Prior::read(tx, target, changes).await?;
+    apply_after(tx, target, changes, &prior, touched).await
+}
+
+/// [`apply_changes`] with what the mirror held before already read: `prior` must cover every item
+/// and level row `changes` name, read after the last commit that could have changed them.
+pub async fn apply_after(
+    tx: &mut PgConnection,
+    target: &Target<'_>,
+    changes: &[(&str, &Change)],
+    prior: &Prior,
     touched: &mut Touched,
 ) -> anyhow::Result<()> {
     let mut items: HashMap<&str, (&str, Option<&ItemRow>)> = HashMap::new();
@@ -72,8 +143,8 @@ pub async fn apply_changes(
         }
     }
     apply_lookups(tx, target.generation, &lookups, touched).await?;
-    apply_items(tx, target, &items, touched).await?;
-    apply_levels(tx, target, &levels, touched).await?;
+    apply_items(tx, target, &items, &prior.items, touched).await?;
+    apply_levels(tx, target, &levels, &prior.level_items, touched).await?;
     apply_picture_rows(tx, target, &pictures, touched).await
 }
 
@@ -162,24 +233,13 @@ async fn apply_items(
     tx: &mut PgConnection,
     target: &Target<'_>,
     items: &HashMap<&str, (&str, Option<&ItemRow>)>,
+    before: &HashMap<String, (Option<String>, bool)>,
     touched: &mut Touched,
 ) -> anyhow::Result<()> {
     if items.is_empty() {
         return Ok(());
     }
     let all: Vec<&str> = items.keys().copied().collect();
-    // What the items were before (SKU, deleted): a SKU an item takes, leaves, or stops or starts
-    // counting for may change duplicate flags; an item row seen for the first time needs its sum.
-    let before: HashMap<String, (Option<String>, bool)> =
-        sqlx::query_as::<_, (String, Option<String>, bool)>(
-            "SELECT item_key, sku, deleted FROM stock.items WHERE item_key = ANY($1)",
-        )
-        .bind(&all)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|(key, sku, deleted)| (key, (sku, deleted)))
-        .collect();
     let mut up = ItemColumns::default();
     let (mut gone, mut gone_at) = (vec![], vec![]);
     for (key, (at, row)) in items {
@@ -464,21 +524,15 @@ async fn apply_levels(
     tx: &mut PgConnection,
     target: &Target<'_>,
     levels: &HashMap<&str, (&str, Option<&LevelRow>)>,
+    before: &HashMap<String, String>,
     touched: &mut Touched,
 ) -> anyhow::Result<()> {
     if levels.is_empty() {
         return Ok(());
     }
-    let all: Vec<&str> = levels.keys().copied().collect();
     // The items the rows counted for before: a row that moves or goes lowers their sum.
-    let old_items: Vec<String> = sqlx::query_scalar(
-        "SELECT item_key FROM stock.levels WHERE source_table = $1 AND row_key = ANY($2)",
-    )
-    .bind(target.levels_table)
-    .bind(&all)
-    .fetch_all(&mut *tx)
-    .await?;
-    touched.recount.extend(old_items.iter().cloned());
+    let old_items = levels.keys().filter_map(|key| before.get(*key)).cloned();
+    touched.recount.extend(old_items.clone());
     touched.items.extend(old_items);
     let (mut keys, mut item_keys, mut locations, mut quantities, mut ats) =
         (vec![], vec![], vec![], vec![], vec![]);
@@ -584,17 +638,20 @@ pub async fn move_checkpoint(
     epoch: i64,
     at: &Position,
 ) -> anyhow::Result<()> {
-    log_and_move(tx, epoch, &[], at, None).await
+    log_and_move(tx, epoch, &[], Some(at), None, None).await
 }
 
 /// Records each applied source transaction (unique by position: a double apply fails loudly),
-/// moves the checkpoint to `at` (fenced by `epoch`) and queues `notify` for the commit — one
-/// statement, so one round trip of the batch's few.
+/// moves the checkpoint to `at` (`None`: it stays, the transactions are committed ahead of it),
+/// sets the list of transactions committed ahead of it to `ahead` (`None`: left as it is), all
+/// fenced by `epoch`, and queues `notify` for the commit — one statement, so one round trip of the
+/// batch's few.
 pub async fn log_and_move(
     tx: &mut PgConnection,
     epoch: i64,
     transactions: &[(&str, usize)],
-    at: &Position,
+    at: Option<&Position>,
+    ahead: Option<&[&str]>,
     notify: Option<&StockChanged>,
 ) -> anyhow::Result<()> {
     let (positions, rows): (Vec<&str>, Vec<i32>) =
@@ -605,7 +662,12 @@ pub async fn log_and_move(
              INSERT INTO stock.change_log (position, rows)
              SELECT * FROM UNNEST($1::text[], $2::int4[])),
          moved AS (
-             UPDATE stock.checkpoint SET gtid = $4, binlog_file = $5, binlog_pos = $6, updated_at = now()
+             UPDATE stock.checkpoint SET
+                 gtid = CASE WHEN $9 THEN $4 ELSE gtid END,
+                 binlog_file = CASE WHEN $9 THEN $5 ELSE binlog_file END,
+                 binlog_pos = CASE WHEN $9 THEN $6 ELSE binlog_pos END,
+                 updated_at = CASE WHEN $9 THEN now() ELSE updated_at END,
+                 applied_ahead = COALESCE($10::text[], applied_ahead)
              WHERE epoch = $3 RETURNING 1)
          SELECT (SELECT count(*) FROM moved),
                 (CASE WHEN $8::text IS NOT NULL THEN pg_notify($7, $8) END)::text",
@@ -613,11 +675,13 @@ pub async fn log_and_move(
     .bind(&positions)
     .bind(&rows)
     .bind(epoch)
-    .bind(&at.gtid)
-    .bind(&at.file)
-    .bind(at.pos as i64)
+    .bind(at.and_then(|at| at.gtid.as_deref()))
+    .bind(at.map(|at| at.file.as_str()))
+    .bind(at.map(|at| at.pos as i64))
     .bind(contracts::stock::STOCK_CHANGED_CHANNEL)
     .bind(notify.map(StockChanged::to_json))
+    .bind(at.is_some())
+    .bind(ahead)
     .fetch_one(&mut *tx)
     .await
     .with_context(|| {
@@ -625,7 +689,7 @@ pub async fn log_and_move(
             "change log for {} transaction(s) from {:?} and the checkpoint at {}",
             positions.len(),
             positions.first(),
-            at.label()
+            at.map_or_else(|| "(where it was)".to_owned(), Position::label)
         )
     })?;
     anyhow::ensure!(

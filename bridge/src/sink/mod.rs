@@ -1,6 +1,7 @@
 //! The shop database side, as the `bridge` role: it may write only schema `stock`.
 
 pub mod apply;
+pub mod lanes;
 pub mod tables;
 
 use crate::config::Target;
@@ -10,9 +11,10 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use std::time::Duration;
 
-/// A small pool: the bridge applies on few connections, by design (ordering, one checkpoint row).
+/// A small pool: the bridge applies on few connections, by design (ordering, one checkpoint row):
+/// two lanes, the lease, the freshness probe, and room for `status` and the admin endpoints.
 pub fn pool(target: &Target) -> anyhow::Result<PgPool> {
-    pool_of(target, 4)
+    pool_of(target, 6)
 }
 
 /// A pool of at most `max_connections` (the image workers hold one each while they work).

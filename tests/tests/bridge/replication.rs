@@ -326,6 +326,87 @@ async fn crashes_at_random_moments_and_at_crash_points_lose_and_double_nothing()
     bridge.stop().await;
 }
 
+/// A backlog large enough to be applied in lanes (bridge/src/sink/lanes.rs), and a crash after the
+/// first lane's commit, before the last's: the first lane's transactions are in the shop ahead of
+/// the checkpoint and listed as such; the next session passes over them, so nothing is lost or
+/// applied twice.
+#[tokio::test]
+async fn a_crash_between_two_lanes_commits_loses_and_doubles_nothing() {
+    const BACKLOG: u64 = 3000;
+    let (server, source) = crate::support::scratch_source().await;
+    let mut bridge = BridgeUnderTest::start_on(source).await;
+    bridge.halt().await;
+    // While the bridge is down, stock staff add hats one by one, each with its stock: a backlog of
+    // source transactions that share nothing.
+    let mut root = server.root().await.unwrap();
+    root.query_drop("USE legacy").await.unwrap();
+    for chunk in (1..=BACKLOG).collect::<Vec<_>>().chunks(500) {
+        let statements: String = chunk
+            .iter()
+            .map(|id| {
+                format!(
+                    "BEGIN; INSERT INTO items (id, sku, name, category_id, price)
+                       VALUES ({id}, 'LANE-{id}', 'Lane Hat', 1, '9.5000');
+                     INSERT INTO stock_levels (item_id, location_id, quantity) VALUES ({id}, 1, 2);
+                     COMMIT;"
+                )
+            })
+            .collect();
+        root.query_drop(statements).await.unwrap();
+    }
+
+    bridge.restart_armed("between-lanes:1");
+    bridge.crashed_at_its_point().await;
+    let (ahead, at): (Vec<String>, String) =
+        sqlx::query_as("SELECT applied_ahead, gtid FROM stock.checkpoint")
+            .fetch_one(&bridge.shop)
+            .await
+            .unwrap();
+    let positions: Vec<String> = sqlx::query_scalar("SELECT position FROM stock.change_log")
+        .fetch_all(&bridge.shop)
+        .await
+        .unwrap();
+    let mut beyond: Vec<&String> = positions.iter().filter(|p| seq(p) > seq(&at)).collect();
+    let mut listed: Vec<&String> = ahead.iter().collect();
+    beyond.sort();
+    listed.sort();
+    assert!(
+        !listed.is_empty(),
+        "the first lane committed ahead of the checkpoint at {at}"
+    );
+    assert_eq!(
+        beyond, listed,
+        "the transactions logged beyond the checkpoint are those listed as ahead of it"
+    );
+    let visible: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM stock.items WHERE sku LIKE 'LANE-%'")
+            .fetch_one(&bridge.shop)
+            .await
+            .unwrap();
+    assert!(
+        visible >= listed.len() as i64 && visible < BACKLOG as i64,
+        "the first lane's hats are in the shop, not the last lane's: {visible} of {BACKLOG}"
+    );
+
+    bridge.restart().await;
+    let (code, out) = crate::support::bridge_command(&bridge, &bridge.source, "verify").await;
+    assert_eq!(code, 0, "verify after a crash between lanes: {out}");
+    assert_exactly_once(&bridge).await;
+    let (count, sum, ahead): (i64, i64, Vec<String>) = sqlx::query_as(
+        "SELECT count(*), sum(on_hand)::bigint, (SELECT applied_ahead FROM stock.checkpoint)
+         FROM stock.items WHERE sku LIKE 'LANE-%' AND sellable",
+    )
+    .fetch_one(&bridge.shop)
+    .await
+    .unwrap();
+    assert_eq!(
+        (count, sum, ahead),
+        (BACKLOG as i64, 2 * BACKLOG as i64, vec![]),
+        "every hat once, with its stock, and nothing left ahead of the checkpoint"
+    );
+    bridge.stop().await;
+}
+
 /// Until `done`: a level row raised by a million and rolled back, then a real correction of one
 /// (committed, so changes keep flowing). Returns how many were rolled back. Lock waits and
 /// deadlocks with the simulator are stock staff's daily life: that round is simply skipped.
