@@ -599,10 +599,14 @@ pub async fn recompute(
     let items: Vec<&str> = touched.recount.iter().map(String::as_str).collect();
     if !items.is_empty() {
         sqlx::query(
-        "UPDATE stock.items i SET on_hand_raw = s.raw, on_hand = GREATEST(0, LEAST(s.raw, 2147483647))::integer, updated_at = now()
-         FROM (SELECT k AS item_key, COALESCE(SUM(l.quantity) FILTER (WHERE l.sellable), 0)::bigint AS raw
-               FROM unnest($1::text[]) AS k LEFT JOIN stock.levels l ON l.item_key = k GROUP BY k) s
-         WHERE i.item_key = s.item_key AND i.on_hand_raw IS DISTINCT FROM s.raw",
+        // Each item's rows found through `levels_item`, not by hashing the whole table: the work
+        // follows the batch, not the catalogue's size (a join here read every level row per batch).
+        "WITH s AS MATERIALIZED (
+             SELECT k AS item_key, r.raw FROM unnest($1::text[]) AS k,
+             LATERAL (SELECT COALESCE(SUM(l.quantity) FILTER (WHERE l.sellable), 0)::bigint AS raw
+                      FROM stock.levels l WHERE l.item_key = k) r)
+         UPDATE stock.items i SET on_hand_raw = s.raw, on_hand = GREATEST(0, LEAST(s.raw, 2147483647))::integer, updated_at = now()
+         FROM s WHERE i.item_key = s.item_key AND i.on_hand_raw IS DISTINCT FROM s.raw",
         )
         .bind(&items)
         .execute(&mut *tx)
