@@ -844,28 +844,22 @@ impl Replicator {
             let final_lane = index + 1 == lane_count;
             let lane_last = lane.last().map_or_else(|| last.label(), |(l, _)| l.clone());
             let notify = notification(&touched, &lane_last, false);
-            if final_lane {
-                apply::log_and_move(
-                    &mut tx,
-                    self.epoch,
-                    &logged,
-                    Some(last),
-                    Some(ahead),
-                    notify.as_ref(),
-                )
-                .await?;
+            // The last lane moves the checkpoint; the others leave it and list their transactions.
+            let (at, listed) = if final_lane {
+                (Some(last), ahead)
             } else {
                 committed_ahead.extend(logged.iter().map(|(label, _)| *label));
-                apply::log_and_move(
-                    &mut tx,
-                    self.epoch,
-                    &logged,
-                    None,
-                    Some(&committed_ahead),
-                    notify.as_ref(),
-                )
-                .await?;
-            }
+                (None, committed_ahead.as_slice())
+            };
+            apply::log_and_move(
+                &mut tx,
+                self.epoch,
+                &logged,
+                at,
+                Some(listed),
+                notify.as_ref(),
+            )
+            .await?;
             tx.commit()
                 .await
                 .with_context(|| format!("commit of lane {} up to {lane_last}", index + 1))?;

@@ -152,7 +152,13 @@ mod tests {
         }
     }
 
-    /// The lanes as sets of the transactions' indices, and which lane each index went to.
+    /// [`split`] into two lanes of transactions given as their changes.
+    fn split_of(txns: &[Vec<Change>], prior: &Prior) -> Option<Vec<Vec<usize>>> {
+        let refs: Vec<&[Change]> = txns.iter().map(Vec::as_slice).collect();
+        split(&refs, prior, 2)
+    }
+
+    /// The lane (of `lanes`, sets of the transactions' indices) transaction `index` went to.
     fn lane_of(lanes: &[Vec<usize>], index: usize) -> usize {
         lanes.iter().position(|l| l.contains(&index)).unwrap()
     }
@@ -162,8 +168,7 @@ mod tests {
         let txns: Vec<Vec<Change>> = (0..8)
             .map(|i| vec![level(&format!("L{i}"), &format!("I{i}"))])
             .collect();
-        let refs: Vec<&[Change]> = txns.iter().map(Vec::as_slice).collect();
-        let lanes = split(&refs, &Prior::default(), 2).unwrap();
+        let lanes = split_of(&txns, &Prior::default()).unwrap();
         assert_eq!(lanes.len(), 2);
         assert_eq!(lanes[0].len(), 4);
         assert_eq!(lanes[1].len(), 4);
@@ -183,12 +188,11 @@ mod tests {
             vec![level("L5", "D")],
             vec![level("L6", "E")],
         ];
-        let refs: Vec<&[Change]> = txns.iter().map(Vec::as_slice).collect();
         let prior = Prior {
             level_items: [("L1".to_owned(), "A".to_owned())].into(),
             ..Prior::default()
         };
-        let lanes = split(&refs, &prior, 2).unwrap();
+        let lanes = split_of(&txns, &prior).unwrap();
         assert_eq!(lane_of(&lanes, 0), lane_of(&lanes, 1));
         assert_eq!(lane_of(&lanes, 0), lane_of(&lanes, 2));
     }
@@ -203,12 +207,11 @@ mod tests {
             vec![level("L5", "D")],
             vec![level("L6", "E")],
         ];
-        let refs: Vec<&[Change]> = txns.iter().map(Vec::as_slice).collect();
         let prior = Prior {
             level_items: [("L1".to_owned(), "A".to_owned())].into(),
             ..Prior::default()
         };
-        let lanes = split(&refs, &prior, 2).unwrap();
+        let lanes = split_of(&txns, &prior).unwrap();
         assert_eq!(lane_of(&lanes, 0), lane_of(&lanes, 1));
         assert_eq!(lane_of(&lanes, 2), lane_of(&lanes, 3));
     }
@@ -223,13 +226,12 @@ mod tests {
             vec![item("E", "HAT-5")],
             vec![item("F", "HAT-6")],
         ];
-        let refs: Vec<&[Change]> = txns.iter().map(Vec::as_slice).collect();
         // C had D's SKU before: the flags of HAT-4 depend on both.
         let prior = Prior {
             items: [("C".to_owned(), (Some("HAT-4".to_owned()), false))].into(),
             ..Prior::default()
         };
-        let lanes = split(&refs, &prior, 2).unwrap();
+        let lanes = split_of(&txns, &prior).unwrap();
         assert_eq!(lane_of(&lanes, 0), lane_of(&lanes, 1));
         assert_eq!(lane_of(&lanes, 2), lane_of(&lanes, 3));
     }
@@ -247,12 +249,10 @@ mod tests {
                 flag: Some(true),
             }),
         }]);
-        let refs: Vec<&[Change]> = txns.iter().map(Vec::as_slice).collect();
-        assert!(split(&refs, &Prior::default(), 2).is_none());
+        assert!(split_of(&txns, &Prior::default()).is_none());
 
         // Every transaction touches item A: one group, nothing to share out.
         let txns: Vec<Vec<Change>> = (0..6).map(|i| vec![level(&format!("L{i}"), "A")]).collect();
-        let refs: Vec<&[Change]> = txns.iter().map(Vec::as_slice).collect();
-        assert!(split(&refs, &Prior::default(), 2).is_none());
+        assert!(split_of(&txns, &Prior::default()).is_none());
     }
 }
