@@ -262,27 +262,38 @@ async fn print_status(settings: &Settings) -> anyhow::Result<()> {
         binlog_file: Option<String>,
         binlog_pos: Option<i64>,
         staleness_seconds: Option<f64>,
+        applied_ahead: Vec<String>,
     }
     let replica: Option<Replica> = sqlx::query_as(
-        "SELECT c.leader, c.epoch, c.gtid, c.binlog_file, c.binlog_pos, extract(epoch FROM f.staleness)::float8 AS staleness_seconds
+        "SELECT c.leader, c.epoch, c.gtid, c.binlog_file, c.binlog_pos, extract(epoch FROM f.staleness)::float8 AS staleness_seconds,
+                c.applied_ahead
          FROM stock.checkpoint c CROSS JOIN stock.freshness f",
     )
     .fetch_optional(&target)
     .await?;
     match replica {
         None => println!("replica: no snapshot yet"),
-        Some(r) => println!(
-            "replica: at {} ({}:{}), leader {} (epoch {}), staleness {}",
-            r.gtid.as_deref().unwrap_or("-"),
-            r.binlog_file.as_deref().unwrap_or("-"),
-            r.binlog_pos.unwrap_or_default(),
-            r.leader,
-            r.epoch,
-            r.staleness_seconds.map_or_else(
-                || "unknown (hard-stale)".to_owned(),
-                |s| format!("{s:.1} s")
-            ),
-        ),
+        Some(r) => {
+            println!(
+                "replica: at {} ({}:{}), leader {} (epoch {}), staleness {}",
+                r.gtid.as_deref().unwrap_or("-"),
+                r.binlog_file.as_deref().unwrap_or("-"),
+                r.binlog_pos.unwrap_or_default(),
+                r.leader,
+                r.epoch,
+                r.staleness_seconds.map_or_else(
+                    || "unknown (hard-stale)".to_owned(),
+                    |s| format!("{s:.1} s")
+                ),
+            );
+            // Only between two lanes' commits, or after a crash there (docs/OPERATIONS.md).
+            if !r.applied_ahead.is_empty() {
+                println!(
+                    "replica: {} source transaction(s) committed ahead of the checkpoint, passed over when the stream resumes",
+                    r.applied_ahead.len()
+                );
+            }
+        }
     }
     for line in sink::tables::describe(&sink::tables::load(&target).await?) {
         println!("{line}");

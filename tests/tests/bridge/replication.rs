@@ -387,6 +387,16 @@ async fn a_crash_between_two_lanes_commits_loses_and_doubles_nothing() {
         visible >= listed.len() as i64 && visible < BACKLOG as i64,
         "the first lane's hats are in the shop, not the last lane's: {visible} of {BACKLOG}"
     );
+    // What the on-call engineer sees meanwhile.
+    let (code, status) = crate::support::bridge_command(&bridge, &bridge.source, "status").await;
+    assert_eq!(code, 0, "{status}");
+    assert!(
+        status.contains(&format!(
+            "{} source transaction(s) committed ahead of the checkpoint",
+            listed.len()
+        )),
+        "{status}"
+    );
 
     bridge.restart().await;
     let (code, out) = crate::support::bridge_command(&bridge, &bridge.source, "verify").await;
