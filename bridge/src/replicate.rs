@@ -59,6 +59,25 @@ struct Opened {
     rows: usize,
 }
 
+/// What the PostgreSQL transaction of a batch applied whole starts from.
+enum Start {
+    /// A new transaction.
+    New,
+    /// The open transaction of a large source transaction, holding its first parts.
+    Parts(Opened),
+    /// A transaction begun for lanes, with what the mirror held for the batch already read: the
+    /// batch did not split, and nothing is written yet.
+    Read(sqlx::Transaction<'static, sqlx::Postgres>, apply::Prior),
+}
+
+/// How a batch offered to [`Replicator::apply_lanes`] went.
+enum Lanes {
+    /// Applied in lanes and committed: (transactions, row changes).
+    Applied((u64, u64)),
+    /// It does not split: it goes whole, from here.
+    Whole(Start),
+}
+
 /// Past this many item keys a notification cannot name them all anyway (at least 4 bytes a key
 /// against `contracts::stock::MAX_NOTIFY_PAYLOAD`), so a large transaction stops collecting them.
 const NOTIFY_KEYS_MAX: usize = 2000;
@@ -715,16 +734,17 @@ impl Replicator {
         let Some(last) = last else { return Ok(()) };
         let rows: usize = transactions.iter().map(|(_, c)| c.len()).sum();
         let still_ahead: Vec<&str> = ahead.iter().map(String::as_str).collect();
-        let applied = if opened.is_none() && stops.is_empty() && rows >= LANE_MIN_ROWS {
+        let start = opened.map_or(Start::New, Start::Parts);
+        let lanes = if matches!(start, Start::New) && stops.is_empty() && rows >= LANE_MIN_ROWS {
             self.apply_lanes(target, &transactions, &last, &still_ahead)
                 .await?
         } else {
-            None
+            Lanes::Whole(start)
         };
-        let (transactions, rows) = match applied {
-            Some(counts) => counts,
-            None => {
-                self.apply_whole(target, &transactions, stops, opened, &last, &still_ahead)
+        let (transactions, rows) = match lanes {
+            Lanes::Applied(counts) => counts,
+            Lanes::Whole(start) => {
+                self.apply_whole(target, &transactions, stops, start, &last, &still_ahead)
                     .await?
             }
         };
@@ -735,24 +755,30 @@ impl Replicator {
         Ok(())
     }
 
-    /// One PostgreSQL transaction for the batch (or the rest of the large transaction `opened`
-    /// holds), committed with the checkpoint at `last`. Returns the transactions and row changes
-    /// applied.
+    /// One PostgreSQL transaction for the batch (or the rest of the large transaction whose parts
+    /// `start` holds), committed with the checkpoint at `last`. Returns the transactions and row
+    /// changes applied.
     async fn apply_whole(
         &self,
         target: &Target<'_>,
         transactions: &[(String, Vec<Change>)],
         stops: Vec<(String, binlog::TableStop)>,
-        opened: Option<Opened>,
+        start: Start,
         last: &Position,
         ahead: &[&str],
     ) -> anyhow::Result<(u64, u64)> {
-        let (mut tx, mut touched, notify_all, parted) = match opened {
-            Some(o) => (o.tx, o.touched, o.notify_all, o.rows),
-            None => (self.db.begin().await?, Touched::default(), false, 0),
+        let (mut tx, mut touched, notify_all, parted, prior) = match start {
+            Start::New => (self.db.begin().await?, Touched::default(), false, 0, None),
+            Start::Parts(o) => (o.tx, o.touched, o.notify_all, o.rows, None),
+            Start::Read(tx, prior) => (tx, Touched::default(), false, 0, Some(prior)),
         };
         let changes = labelled(transactions.iter());
-        apply::apply_changes(&mut tx, target, &changes, &mut touched).await?;
+        match prior {
+            Some(prior) => {
+                apply::apply_after(&mut tx, target, &changes, &prior, &mut touched).await?;
+            }
+            None => apply::apply_changes(&mut tx, target, &changes, &mut touched).await?,
+        }
         // The parts already applied belong to the batch's (only) transaction.
         let logged: Vec<(&str, usize)> = transactions
             .iter()
@@ -781,7 +807,8 @@ impl Replicator {
     }
 
     /// Applies a large batch in [`LANES`] at once when it splits into sets of transactions that
-    /// share no item, level row or SKU (`sink::lanes`); `None` (nothing written) when it does not.
+    /// share no item, level row or SKU (`sink::lanes`); when it does not, nothing is written and the
+    /// whole batch goes on from the transaction begun here, with what the mirror held already read.
     /// The lanes commit one after another: each but the last records its transactions in the
     /// change log and as committed ahead of the checkpoint, which stays; the last moves the
     /// checkpoint to `last` and leaves only `ahead` (from before a crash) ahead of it. A crash in
@@ -792,14 +819,12 @@ impl Replicator {
         transactions: &[(String, Vec<Change>)],
         last: &Position,
         ahead: &[&str],
-    ) -> anyhow::Result<Option<(u64, u64)>> {
+    ) -> anyhow::Result<Lanes> {
         let mut first = self.db.begin().await?;
         let prior = apply::Prior::read(&mut first, target, &labelled(transactions.iter())).await?;
         let changes: Vec<&[Change]> = transactions.iter().map(|(_, c)| c.as_slice()).collect();
         let Some(sets) = lanes::split(&changes, &prior, LANES) else {
-            // Nothing written yet: the whole batch goes the usual way (reading the rows again).
-            first.rollback().await?;
-            return Ok(None);
+            return Ok(Lanes::Whole(Start::Read(first, prior)));
         };
         metrics::counter!("bridge_batches_in_lanes_total").increment(1);
         let mut connections = vec![first];
@@ -870,7 +895,7 @@ impl Replicator {
             transactions_applied += t;
             rows_applied += r;
         }
-        Ok(Some((transactions_applied, rows_applied)))
+        Ok(Lanes::Applied((transactions_applied, rows_applied)))
     }
 
     /// Every second: when the committed checkpoint has reached the source's head (read after

@@ -417,6 +417,42 @@ async fn a_crash_between_two_lanes_commits_loses_and_doubles_nothing() {
     bridge.stop().await;
 }
 
+/// A batch large enough for lanes that will not split (here one source transaction of 2,400 row
+/// changes, too small to come in parts) is applied whole, from the rows it read for the split.
+#[tokio::test]
+async fn a_large_batch_that_does_not_split_is_applied_whole() {
+    let (server, source) = crate::support::scratch_source().await;
+    let mut bridge = BridgeUnderTest::start_on(source).await;
+    let mut root = server.root().await.unwrap();
+    root.query_drop("USE legacy").await.unwrap();
+    root.query_drop(
+        "BEGIN;
+         INSERT INTO items (id, sku, name, category_id, price)
+           SELECT seq, CONCAT('WHOLE-', seq), 'Whole Hat', 1, '8.2500' FROM seq_1_to_1200;
+         INSERT INTO stock_levels (item_id, location_id, quantity) SELECT seq, 1, 4 FROM seq_1_to_1200;
+         COMMIT",
+    )
+    .await
+    .unwrap();
+    let (code, out) = crate::support::bridge_command(&bridge, &bridge.source, "verify").await;
+    assert_eq!(code, 0, "verify after a batch that did not split: {out}");
+    let (count, sum): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), sum(on_hand)::bigint FROM stock.items WHERE sku LIKE 'WHOLE-%' AND sellable",
+    )
+    .fetch_one(&bridge.shop)
+    .await
+    .unwrap();
+    assert_eq!((count, sum), (1200, 4800), "every hat once, with its stock");
+    let page = bridge.metrics().await;
+    assert_eq!(
+        crate::support::metric(&page, "bridge_batches_in_lanes_total").unwrap_or(0.0),
+        0.0,
+        "the batch was not split: {page}"
+    );
+    assert_exactly_once(&bridge).await;
+    bridge.stop().await;
+}
+
 /// Until `done`: a level row raised by a million and rolled back, then a real correction of one
 /// (committed, so changes keep flowing). Returns how many were rolled back. Lock waits and
 /// deadlocks with the simulator are stock staff's daily life: that round is simply skipped.
