@@ -75,6 +75,16 @@ pub fn bridge_from(
     source: &LegacySource,
     server_id: &str,
 ) -> anyhow::Result<Running> {
+    bridge_file_from(&crate::stack::bin("bridge"), db, source, server_id)
+}
+
+/// [`bridge_from`] with the bridge program at `program` (to compare two builds).
+pub fn bridge_file_from(
+    program: &std::path::Path,
+    db: &ShopDatabase,
+    source: &LegacySource,
+    server_id: &str,
+) -> anyhow::Result<Running> {
     let target = db.url("bridge");
     let mut envs = vec![
         ("FUNNYHAT_ADMIN__LISTEN", "127.0.0.1:0"),
@@ -91,7 +101,7 @@ pub fn bridge_from(
         ("FUNNYHAT_LOG__FORMAT", "json"),
         ("FUNNYHAT_LOG__FILTER", "warn,bridge=info"),
     ]);
-    Running::spawn("bridge", &["run"], &envs)
+    Running::spawn_file(program, &["run"], &envs)
 }
 
 /// A shop database with the method's durability: the stack's PostgreSQL defaults to

@@ -144,9 +144,19 @@ pub struct Running {
 }
 
 impl Running {
-    /// Starts `program args…` with extra environment variables.
+    /// Starts `program args…` (from `STACK_BIN_DIR`) with extra environment variables.
     pub fn spawn(program: &str, args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<Self> {
-        let mut child = Command::new(bin(program))
+        Self::spawn_file(&bin(program), args, envs)
+    }
+
+    /// [`Running::spawn`] of the program file at `path`.
+    pub fn spawn_file(
+        path: &std::path::Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let program = path.display();
+        let mut child = Command::new(path)
             .args(args)
             .envs(envs.iter().copied())
             .env("RUST_LOG", "info")

@@ -5,8 +5,10 @@
 //! the backlog is written; a new bridge process starts and is timed until its `stock.checkpoint`
 //! reaches the source's `@@gtid_binlog_pos`; then the replica's `START SLAVE` is timed until its
 //! `@@gtid_slave_pos` reaches the same GTID. With `--catchups N`, N bridges catch up on the same
-//! backlog in turn, each on its own copy of the snapshotted database. Prints row changes applied
-//! per second (counted from the bridge's change log), the bridge's peak RSS, the share of
+//! backlog in turn, each on its own copy of the snapshotted database; with `--bridges A,B` the
+//! catch-ups alternate between two (or more) bridge builds on the same backlogs, which is how two
+//! builds are compared on a machine whose speed drifts by ±15 % between runs. Prints row changes
+//! applied per second (counted from the bridge's change log), the bridge's peak RSS, the share of
 //! heap-only updates and the CPU seconds each program spent during the bridge's catch-up.
 //!
 //! Two backlogs (`--backlog`):
@@ -34,8 +36,8 @@ use std::time::{Duration, Instant};
 use tests::bench::backlog::{self, Stated, Written};
 use tests::bench::dataset::{Catalogue, legacy_source};
 use tests::bench::{
-    LegacySource, bridge_from, cpu_by_program, cpu_spent, durable_copy, durable_shop_database,
-    gtid_seq, legacy_admin, median_spread, seed_replica_of, status_bytes,
+    LegacySource, bridge_file_from, bridge_from, cpu_by_program, cpu_spent, durable_copy,
+    durable_shop_database, gtid_seq, legacy_admin, median_spread, seed_replica_of, status_bytes,
 };
 use tests::legacy::simulate::{Rate, SimulateOptions};
 use tests::scratch_mariadb::ScratchMariaDb;
@@ -77,6 +79,11 @@ struct Args {
     /// stated backlog takes longer than catching up on it.
     #[arg(long, default_value_t = 1)]
     catchups: usize,
+    /// Bridge programs to compare (comma-separated paths): catch-up N of each backlog is made by
+    /// the (N mod count)th, so with `--catchups` a multiple of the count each meets the same
+    /// backlogs, interleaved. Default: `STACK_BIN_DIR`'s bridge.
+    #[arg(long, value_delimiter = ',')]
+    bridges: Vec<std::path::PathBuf>,
     /// Leave out the native replica (the reference).
     #[arg(long)]
     no_replica: bool,
@@ -100,6 +107,8 @@ const STATED_SEED: u64 = 42;
 
 /// One timed catch-up.
 struct Run {
+    /// The bridge program that made it.
+    program: std::path::PathBuf,
     rows: i64,
     bridge: Duration,
     /// The native replica's catch-up (after the backlog's first bridge catch-up).
@@ -123,8 +132,11 @@ struct Prepared {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let mut bridge_rates = Vec::new();
+    let mut args = Args::parse();
+    if args.bridges.is_empty() {
+        args.bridges.push(tests::stack::bin("bridge"));
+    }
+    let mut bridge_rates: BTreeMap<std::path::PathBuf, Vec<f64>> = BTreeMap::new();
     let mut replica_rates = Vec::new();
     let mut write_rates = Vec::new();
     for run in 0..args.runs {
@@ -158,13 +170,17 @@ async fn main() -> anyhow::Result<()> {
                 .map(|(comm, s)| format!("{comm} {s:.2} s"))
                 .collect();
             print!(
-                "run {run}.{catchup}: {} row changes; bridge {:.2} s = {rate:.0} rows/s, peak RSS {:.1} MiB (CPU: {})",
+                "run {run}.{catchup}: {} row changes; bridge {} {:.2} s = {rate:.0} rows/s, peak RSS {:.1} MiB (CPU: {})",
                 r.rows,
+                r.program.display(),
                 r.bridge.as_secs_f64(),
                 r.peak_rss as f64 / 1048576.0,
                 cpu.join(", ")
             );
-            bridge_rates.push(rate);
+            bridge_rates
+                .entry(r.program.clone())
+                .or_default()
+                .push(rate);
             for (table, updated, hot) in &r.updates {
                 print!(
                     "; {table}: {updated} updates, {:.0} % heap-only",
@@ -190,12 +206,15 @@ async fn main() -> anyhow::Result<()> {
         ),
         Backlog::Simulator => format!("{} transactions", args.transactions),
     };
-    println!(
-        "bridge: {} over {} runs × {} catch-ups of {backlog}",
-        summary(&mut bridge_rates),
-        args.runs,
-        args.catchups,
-    );
+    for (program, rates) in &mut bridge_rates {
+        println!(
+            "bridge {}: {} over {} runs × {} catch-ups of {backlog}",
+            program.display(),
+            summary(rates),
+            args.runs,
+            rates.len() / args.runs.max(1),
+        );
+    }
     if !replica_rates.is_empty() {
         println!(
             "native replica (same backlogs): {}",
@@ -239,7 +258,7 @@ async fn once(
                 "backlog: {} row changes in {} transactions committed, source at {head}",
                 written.rows, written.transactions
             );
-            let runs = catch_ups(args.catchups, prepared, &source, &head, perf).await?;
+            let runs = catch_ups(args, prepared, &source, &head, perf).await?;
             // The source serves the replica too: it goes only now.
             drop(server);
             Ok((Some(written), runs))
@@ -272,7 +291,7 @@ async fn once(
                 "backlog: {} transactions committed, source at {head}",
                 summary.committed()
             );
-            let runs = catch_ups(args.catchups, prepared, &source, &head, perf).await?;
+            let runs = catch_ups(args, prepared, &source, &head, perf).await?;
             Ok((None, runs))
         }
     }
@@ -298,23 +317,25 @@ async fn prepare(source: &LegacySource, with_replica: bool) -> anyhow::Result<Pr
 /// `count` catch-ups of the prepared database (all but the last on copies of it, made before it is
 /// caught up on), then the replica's, timed the same way.
 async fn catch_ups(
-    count: usize,
+    args: &Args,
     prepared: Prepared,
     source: &LegacySource,
     head: &str,
     perf: Option<std::path::PathBuf>,
 ) -> anyhow::Result<Vec<Run>> {
     let Prepared { db, replica } = prepared;
+    let count = args.catchups;
     let mut runs = Vec::new();
     for i in 0..count {
+        let program = &args.bridges[i % args.bridges.len()];
         let perf = perf
             .as_ref()
             .map(|p| std::path::PathBuf::from(format!("{}.{i}", p.display())));
         if i + 1 == count {
-            runs.push(catch_up(db, source, head, perf).await?);
+            runs.push(catch_up(program, db, source, head, perf).await?);
             break;
         }
-        runs.push(catch_up(durable_copy(&db).await?, source, head, perf).await?);
+        runs.push(catch_up(program, durable_copy(&db).await?, source, head, perf).await?);
     }
     if let (Some(server), Some(first)) = (replica, runs.first_mut()) {
         first.replica = Some(time_replica(&server, head).await?);
@@ -324,6 +345,7 @@ async fn catch_ups(
 
 /// A new bridge process on `db`, timed until its checkpoint reaches `head`; `db` goes afterwards.
 async fn catch_up(
+    program: &std::path::Path,
     db: ShopDatabase,
     source: &LegacySource,
     head: &str,
@@ -343,7 +365,7 @@ async fn catch_up(
     };
     let cpu_before = cpu_by_program();
     let started = Instant::now();
-    let mut second = bridge_from(&db, source, "3131")?;
+    let mut second = bridge_file_from(program, &db, source, "3131")?;
     loop {
         let gtid: Option<String> = sqlx::query_scalar("SELECT gtid FROM stock.checkpoint")
             .fetch_one(&shop)
@@ -386,6 +408,7 @@ async fn catch_up(
     shop.close().await;
     db.drop_now().await?;
     Ok(Run {
+        program: program.to_owned(),
         rows,
         bridge: elapsed,
         replica: None,
