@@ -7,8 +7,9 @@ use crate::mapping::{Change, ItemRow, LevelRow, LookupRow, PictureRow, Role};
 use crate::source::Position;
 use anyhow::Context;
 use contracts::StockChanged;
+use rustc_hash::FxHashMap;
 use sqlx::{PgConnection, Postgres, Transaction};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 /// What one transaction's changes touched, for the recomputations and the notification.
 #[derive(Debug, Default)]
@@ -50,9 +51,9 @@ pub struct Target<'a> {
 #[derive(Debug, Default)]
 pub struct Prior {
     /// Item key → (SKU, deleted), for the items of the batch the mirror has.
-    pub items: HashMap<String, (Option<String>, bool)>,
+    pub items: FxHashMap<String, (Option<String>, bool)>,
     /// Level row key → the item it counts for, for the level rows of the batch the mirror has.
-    pub level_items: HashMap<String, String>,
+    pub level_items: FxHashMap<String, String>,
 }
 
 impl Prior {
@@ -122,10 +123,11 @@ pub async fn apply_after(
     prior: &Prior,
     touched: &mut Touched,
 ) -> anyhow::Result<()> {
-    let mut items: HashMap<&str, (&str, Option<&ItemRow>)> = HashMap::new();
-    let mut levels: HashMap<&str, (&str, Option<&LevelRow>)> = HashMap::new();
-    let mut lookups: HashMap<(&'static str, &str), (&str, Option<&LookupRow>)> = HashMap::new();
-    let mut pictures: HashMap<&str, (&str, Option<&PictureRow>)> = HashMap::new();
+    let mut items: FxHashMap<&str, (&str, Option<&ItemRow>)> = FxHashMap::default();
+    let mut levels: FxHashMap<&str, (&str, Option<&LevelRow>)> = FxHashMap::default();
+    let mut lookups: FxHashMap<(&'static str, &str), (&str, Option<&LookupRow>)> =
+        FxHashMap::default();
+    let mut pictures: FxHashMap<&str, (&str, Option<&PictureRow>)> = FxHashMap::default();
     for &(at, change) in changes {
         match change {
             Change::Item { key, row } => {
@@ -151,7 +153,7 @@ pub async fn apply_after(
 async fn apply_lookups(
     tx: &mut PgConnection,
     generation: i64,
-    lookups: &HashMap<(&'static str, &str), (&str, Option<&LookupRow>)>,
+    lookups: &FxHashMap<(&'static str, &str), (&str, Option<&LookupRow>)>,
     touched: &mut Touched,
 ) -> anyhow::Result<()> {
     if lookups.is_empty() {
@@ -232,8 +234,8 @@ async fn apply_lookups(
 async fn apply_items(
     tx: &mut PgConnection,
     target: &Target<'_>,
-    items: &HashMap<&str, (&str, Option<&ItemRow>)>,
-    before: &HashMap<String, (Option<String>, bool)>,
+    items: &FxHashMap<&str, (&str, Option<&ItemRow>)>,
+    before: &FxHashMap<String, (Option<String>, bool)>,
     touched: &mut Touched,
 ) -> anyhow::Result<()> {
     if items.is_empty() {
@@ -375,7 +377,7 @@ async fn record_pictures(
 async fn apply_picture_rows(
     tx: &mut PgConnection,
     target: &Target<'_>,
-    pictures: &HashMap<&str, (&str, Option<&PictureRow>)>,
+    pictures: &FxHashMap<&str, (&str, Option<&PictureRow>)>,
     touched: &mut Touched,
 ) -> anyhow::Result<()> {
     let Some(table) = target.pictures_table else {
@@ -523,8 +525,8 @@ impl<'a> ItemColumns<'a> {
 async fn apply_levels(
     tx: &mut PgConnection,
     target: &Target<'_>,
-    levels: &HashMap<&str, (&str, Option<&LevelRow>)>,
-    before: &HashMap<String, String>,
+    levels: &FxHashMap<&str, (&str, Option<&LevelRow>)>,
+    before: &FxHashMap<String, String>,
     touched: &mut Touched,
 ) -> anyhow::Result<()> {
     if levels.is_empty() {

@@ -8,7 +8,8 @@
 
 use crate::mapping::Change;
 use crate::sink::apply::Prior;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry;
 
 /// What ties source transactions together: two that name the same one go in the same lane.
 #[derive(Hash, PartialEq, Eq)]
@@ -27,36 +28,31 @@ pub fn split(transactions: &[&[Change]], prior: &Prior, lanes: usize) -> Option<
         return None;
     }
     let mut parent: Vec<usize> = (0..transactions.len()).collect();
-    let mut owner: HashMap<Key<'_>, usize> = HashMap::new();
+    let mut owner: FxHashMap<Key<'_>, usize> = FxHashMap::default();
     for (index, changes) in transactions.iter().enumerate() {
         for change in changes.iter() {
-            let mut keys = Vec::with_capacity(4);
-            match change {
-                Change::Item { key, row } => {
-                    keys.push(Key::Item(key.as_str()));
-                    if let Some(sku) = row.as_ref().and_then(|r| r.sku.as_deref()) {
-                        keys.push(Key::Sku(sku));
-                    }
-                    if let Some((Some(sku), _)) = prior.items.get(key.as_str()) {
-                        keys.push(Key::Sku(sku));
-                    }
-                }
-                Change::Level { key, row } => {
-                    keys.push(Key::Level(key.as_str()));
-                    if let Some(row) = row {
-                        keys.push(Key::Item(row.item_key.as_str()));
-                    }
-                    if let Some(item) = prior.level_items.get(key.as_str()) {
-                        keys.push(Key::Item(item));
-                    }
-                }
+            let keys: [Option<Key<'_>>; 3] = match change {
+                Change::Item { key, row } => [
+                    Some(Key::Item(key.as_str())),
+                    row.as_ref().and_then(|r| r.sku.as_deref()).map(Key::Sku),
+                    prior
+                        .items
+                        .get(key.as_str())
+                        .and_then(|(sku, _)| sku.as_deref())
+                        .map(Key::Sku),
+                ],
+                Change::Level { key, row } => [
+                    Some(Key::Level(key.as_str())),
+                    row.as_ref().map(|r| Key::Item(r.item_key.as_str())),
+                    prior.level_items.get(key.as_str()).map(|i| Key::Item(i)),
+                ],
                 Change::Picture { .. } | Change::Lookup { .. } => return None,
-            }
-            for key in keys {
-                match owner.get(&key) {
-                    Some(&other) => union(&mut parent, index, other),
-                    None => {
-                        owner.insert(key, index);
+            };
+            for key in keys.into_iter().flatten() {
+                match owner.entry(key) {
+                    Entry::Occupied(other) => union(&mut parent, index, *other.get()),
+                    Entry::Vacant(slot) => {
+                        slot.insert(index);
                     }
                 }
             }
@@ -64,7 +60,7 @@ pub fn split(transactions: &[&[Change]], prior: &Prior, lanes: usize) -> Option<
     }
     // Each group of tied transactions goes, whole, to the lane with the fewest rows so far; the
     // groups are taken largest first, so one large group does not arrive last to a full lane.
-    let mut groups: HashMap<usize, (Vec<usize>, usize)> = HashMap::new();
+    let mut groups: FxHashMap<usize, (Vec<usize>, usize)> = FxHashMap::default();
     for (index, changes) in transactions.iter().enumerate() {
         let group = groups.entry(find(&mut parent, index)).or_default();
         group.0.push(index);
@@ -189,7 +185,7 @@ mod tests {
             vec![level("L6", "E")],
         ];
         let prior = Prior {
-            level_items: [("L1".to_owned(), "A".to_owned())].into(),
+            level_items: [("L1".to_owned(), "A".to_owned())].into_iter().collect(),
             ..Prior::default()
         };
         let lanes = split_of(&txns, &prior).unwrap();
@@ -208,7 +204,7 @@ mod tests {
             vec![level("L6", "E")],
         ];
         let prior = Prior {
-            level_items: [("L1".to_owned(), "A".to_owned())].into(),
+            level_items: [("L1".to_owned(), "A".to_owned())].into_iter().collect(),
             ..Prior::default()
         };
         let lanes = split_of(&txns, &prior).unwrap();
@@ -228,7 +224,9 @@ mod tests {
         ];
         // C had D's SKU before: the flags of HAT-4 depend on both.
         let prior = Prior {
-            items: [("C".to_owned(), (Some("HAT-4".to_owned()), false))].into(),
+            items: [("C".to_owned(), (Some("HAT-4".to_owned()), false))]
+                .into_iter()
+                .collect(),
             ..Prior::default()
         };
         let lanes = split_of(&txns, &prior).unwrap();

@@ -6,17 +6,17 @@
 //! Positions and GTIDs travel with every transaction; errors name the position.
 
 use super::gtid::GtidState;
-use super::values::Row;
+use super::rows::Layout;
 use super::{Position, rotate_file_name};
 use crate::config::{Flavour, ResumeMode};
 use crate::mapping::{Change, Mapping, Role};
 use anyhow::Context;
 use futures::StreamExt;
+use mysql_async::BinlogStreamRequest;
 use mysql_async::binlog::BinlogChecksumAlg;
 use mysql_async::binlog::events::{EventData, OptionalMetadataField, RowsEventData};
 use mysql_async::consts::ColumnType;
 use mysql_async::prelude::Queryable;
-use mysql_async::{BinlogStreamRequest, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -220,7 +220,8 @@ pub async fn read(
 
     let mut file = from.file.clone();
     let mut gtid_state = GtidState::parse(from.gtid.as_deref());
-    let mut columns: HashMap<u64, Option<Arc<[String]>>> = HashMap::new();
+    // Each mapped table map's row layout (None: its rows are passed over).
+    let mut columns: HashMap<u64, Option<Arc<Layout>>> = HashMap::new();
     let mut open: Option<Open> = None;
     let mut last_progress = from.pos;
     loop {
@@ -322,7 +323,15 @@ pub async fn read(
                             })
                             .collect();
                         match mapping.misfit(role, &typed) {
-                            None => Some(names),
+                            None => {
+                                let key = mapping.columns_of(role)[0];
+                                let layout =
+                                    Layout::of(&tme, names, key, latin1.get(table.as_str()))
+                                        .with_context(|| {
+                                            format!("binlog: table map for {table} at {}", at())
+                                        })?;
+                                Some(Arc::new(layout))
+                            }
                             Some(reason) => {
                                 let txn = open.get_or_insert_with(|| Open::new(None, false));
                                 stop_table(&mut states, txn, &table, role, reason, &at());
@@ -335,7 +344,7 @@ pub async fn read(
                 columns.insert(tme.table_id(), names);
             }
             Some(EventData::RowsEvent(rows)) => {
-                let Some(Some(names)) = columns.get(&rows.table_id()).cloned() else {
+                let Some(Some(layout)) = columns.get(&rows.table_id()).cloned() else {
                     continue;
                 };
                 let tme = stream
@@ -349,12 +358,9 @@ pub async fn read(
                     // Already in the table's own snapshot (`bridge snapshot --table`).
                     continue;
                 }
-                for pair in rows.rows(tme) {
+                for pair in layout.rows(&rows) {
                     let (before, after) =
                         pair.with_context(|| format!("binlog: bad row image at {}", at()))?;
-                    let recode = latin1.get(tme.table_name().as_ref());
-                    let before = before.map(|r| to_row(&names, r, recode));
-                    let after = after.map(|r| to_row(&names, r, recode));
                     let (before, after) = match rows {
                         RowsEventData::DeleteRowsEvent(_) | RowsEventData::DeleteRowsEventV1(_) => {
                             (before.or(after), None)
@@ -589,32 +595,6 @@ fn column_names(tme: &mysql_async::binlog::events::TableMapEvent<'_>) -> Option<
         }
     }
     None
-}
-
-/// A row image by column name; the bytes of `latin1` columns converted to UTF-8 (the snapshot's
-/// connection gets them converted by the server).
-fn to_row(
-    names: &[String],
-    row: mysql_async::binlog::row::BinlogRow,
-    latin1: Option<&HashSet<String>>,
-) -> Row {
-    let values = row.unwrap().into_iter().map(|v| match v {
-        mysql_async::binlog::value::BinlogValue::Value(v) => v,
-        _ => Value::NULL,
-    });
-    Row::from_pairs(
-        names
-            .iter()
-            .cloned()
-            .zip(values)
-            .map(|(name, value)| match value {
-                Value::Bytes(bytes) if latin1.is_some_and(|cols| cols.contains(&name)) => {
-                    let utf8 = super::values::latin1_to_utf8(&bytes);
-                    (name, Value::Bytes(utf8))
-                }
-                value => (name, value),
-            }),
-    )
 }
 
 /// The `latin1` text columns of the legacy schema's tables, by table. Read once per session, so

@@ -93,6 +93,7 @@ pub fn head_of(row: &mysql_async::Row) -> anyhow::Result<BinlogHead> {
 pub mod binlog;
 pub mod checks;
 pub mod gtid;
+pub mod rows;
 pub mod snapshot;
 pub mod values;
 

@@ -17,6 +17,7 @@ use crate::config::Flavour;
 use crate::mapping::{Change, Mapping, Role};
 use anyhow::Context;
 use mysql_async::prelude::Queryable;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Where a snapshot stands in the binlog.
@@ -78,10 +79,18 @@ pub async fn read(
             .await
             .with_context(|| format!("snapshot of {table}"))?;
         let mut rows = 0u64;
+        // The column names, once for the result: every row shares them.
+        let mut names: Option<Arc<[String]>> = None;
         while let Some(row) = result.next().await? {
-            let names = row.columns();
-            let values = row.unwrap();
-            let row = Row::from_pairs(names.iter().map(|c| c.name_str().into_owned()).zip(values));
+            let names = names
+                .get_or_insert_with(|| {
+                    row.columns_ref()
+                        .iter()
+                        .map(|c| c.name_str().into_owned())
+                        .collect()
+                })
+                .clone();
+            let row = Row::new(names, row.unwrap());
             for change in mapping.convert(role, None, Some(&row)) {
                 out.send(change)
                     .await

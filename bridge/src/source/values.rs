@@ -3,27 +3,42 @@
 //! [`text_of`], so a value converts the same way whichever path it took.
 
 use mysql_async::Value;
+use std::sync::Arc;
 
-/// A source row as (column name, value) pairs, in table order.
+/// A source row: its table's column names, in table order (shared by every row read with the same
+/// table layout), and a value for each.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Row(Vec<(String, Value)>);
+pub struct Row {
+    names: Arc<[String]>,
+    values: Vec<Value>,
+}
 
 impl Row {
+    /// A row of `values`, one per name in `names` (missing ones are NULL, extra ones dropped).
+    pub fn new(names: Arc<[String]>, mut values: Vec<Value>) -> Self {
+        values.resize(names.len(), Value::NULL);
+        Self { names, values }
+    }
+
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, Value)>) -> Self {
-        Self(pairs.into_iter().collect())
+        let (names, values): (Vec<String>, Vec<Value>) = pairs.into_iter().unzip();
+        Self::new(names.into(), values)
     }
 
     pub fn get(&self, column: &str) -> Option<&Value> {
-        self.0
-            .iter()
-            .find(|(name, _)| name == column)
-            .map(|(_, v)| v)
+        let at = self.names.iter().position(|name| name == column)?;
+        self.values.get(at)
     }
 
     pub fn set(&mut self, column: &str, value: Value) {
-        match self.0.iter_mut().find(|(name, _)| name == column) {
-            Some(slot) => slot.1 = value,
-            None => self.0.push((column.to_owned(), value)),
+        match self.names.iter().position(|name| name == column) {
+            Some(at) => self.values[at] = value,
+            None => {
+                let mut names = self.names.to_vec();
+                names.push(column.to_owned());
+                self.names = names.into();
+                self.values.push(value);
+            }
         }
     }
 }
