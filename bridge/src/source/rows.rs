@@ -1,7 +1,7 @@
 //! Row images of a rows event, decoded against their table map's layout, worked out once per table
 //! map. mysql_common's own iterator builds a full column description (schema, table and column
 //! names, each copied) for every column of every row, and parses the table map's optional metadata
-//! again for every row: most of the bridge's CPU during a catch-up went there and to the allocator
+//! again for every row: reading rows without them took a third off the bridge's CPU in a catch-up
 //! (docs/BENCHMARKS.md). Each value is still decoded by mysql_common (`BinlogValue`); only the
 //! framing — which columns an image holds, which are NULL — is read here, as the MySQL binlog
 //! format lays it out. A before image yields only its key: a change is keyed by it, and the after
