@@ -152,9 +152,9 @@ impl Layout {
             }
             let null = bit(nulls, in_image);
             in_image += 1;
-            if null {
-                values.push(Value::NULL);
-            } else if only_key && self.key != Some(i) && skip(column, data)? {
+            // A NULL takes no bytes; a before image's other columns are passed over when their
+            // type allows it without decoding.
+            if null || (only_key && self.key != Some(i) && skip(column, data)?) {
                 values.push(Value::NULL);
             } else {
                 let ctx = (
