@@ -152,36 +152,33 @@ impl Layout {
             }
             let null = bit(nulls, in_image);
             in_image += 1;
-            // A NULL takes no bytes; a before image's other columns are passed over when their
-            // type allows it without decoding.
-            if null || (only_key && self.key != Some(i) && skip(column, data)?) {
+            // A before image is read for its key only: its other columns are passed over,
+            // without decoding when their type allows it. A NULL takes no bytes.
+            let wanted = !only_key || self.key == Some(i);
+            if null || (!wanted && skip(column, data)?) {
                 values.push(Value::NULL);
-            } else {
-                let ctx = (
-                    column.kind,
-                    column.meta.as_slice(),
-                    column.unsigned,
-                    is_partial,
-                );
-                // The value may borrow from the metadata as well as the event: read it from a
-                // copy of the buffer that lives no longer than both, then move past it.
-                let mut here = ParseBuf(data.0);
-                let decoded = BinlogValue::deserialize(ctx, &mut here)?;
-                data.skip(data.len() - here.len());
-                let value = match decoded {
-                    BinlogValue::Value(Value::Bytes(bytes)) if column.latin1 => {
-                        Value::Bytes(latin1_to_utf8(&bytes))
-                    }
-                    BinlogValue::Value(value) => value,
-                    // JSON documents and diffs are not mapped.
-                    _ => Value::NULL,
-                };
-                values.push(if only_key && self.key != Some(i) {
-                    Value::NULL
-                } else {
-                    value
-                });
+                continue;
             }
+            let ctx = (
+                column.kind,
+                column.meta.as_slice(),
+                column.unsigned,
+                is_partial,
+            );
+            // The value may borrow from the metadata as well as the event: read it from a copy
+            // of the buffer that lives no longer than both, then move past it.
+            let mut here = ParseBuf(data.0);
+            let decoded = BinlogValue::deserialize(ctx, &mut here)?;
+            data.skip(data.len() - here.len());
+            values.push(match decoded {
+                _ if !wanted => Value::NULL,
+                BinlogValue::Value(Value::Bytes(bytes)) if column.latin1 => {
+                    Value::Bytes(latin1_to_utf8(&bytes))
+                }
+                BinlogValue::Value(value) => value,
+                // JSON documents and diffs are not mapped.
+                _ => Value::NULL,
+            });
         }
         Ok(Row::new(self.names.clone(), values))
     }
