@@ -121,6 +121,43 @@ struct Run {
     /// catch-up's, and in a database that is not a copy the snapshot's too (its recount rewrites
     /// every item).
     updates: Vec<(String, i64, i64)>,
+    /// What PostgreSQL wrote to its WAL during the catch-up (the whole server's).
+    wal: WalSpent,
+}
+
+/// The server-wide WAL and checkpoint counters (`pg_stat_wal`, `pg_stat_bgwriter`): read before
+/// and after a catch-up, the difference says how much of the apply's cost is WAL and whether it
+/// ran into checkpoints (whose first change to each page writes the whole page).
+#[derive(Clone, Copy, Debug, Default, sqlx::FromRow)]
+struct WalSpent {
+    records: i64,
+    full_pages: i64,
+    bytes: i64,
+    checkpoints_timed: i64,
+    checkpoints_req: i64,
+}
+
+impl WalSpent {
+    async fn read(db: &sqlx::PgPool) -> anyhow::Result<Self> {
+        sqlx::query_as(
+            "SELECT w.wal_records AS records, w.wal_fpi AS full_pages, w.wal_bytes::bigint AS bytes,
+                    b.checkpoints_timed, b.checkpoints_req
+             FROM pg_stat_wal w, pg_stat_bgwriter b",
+        )
+        .fetch_one(db)
+        .await
+        .context("pg_stat_wal and pg_stat_bgwriter")
+    }
+
+    fn since(self, before: Self) -> Self {
+        Self {
+            records: self.records - before.records,
+            full_pages: self.full_pages - before.full_pages,
+            bytes: self.bytes - before.bytes,
+            checkpoints_timed: self.checkpoints_timed - before.checkpoints_timed,
+            checkpoints_req: self.checkpoints_req - before.checkpoints_req,
+        }
+    }
 }
 
 /// What a catch-up starts from: a shop database the first bridge snapshotted the source into,
@@ -187,6 +224,14 @@ async fn main() -> anyhow::Result<()> {
                     100.0 * *hot as f64 / (*updated).max(1) as f64
                 );
             }
+            print!(
+                "; WAL {:.0} MB in {} records ({} full pages), {} checkpoints ({} asked for by WAL size)",
+                r.wal.bytes as f64 / 1e6,
+                r.wal.records,
+                r.wal.full_pages,
+                r.wal.checkpoints_timed + r.wal.checkpoints_req,
+                r.wal.checkpoints_req
+            );
             if let Some(replica) = r.replica {
                 let rate = r.rows as f64 / replica.as_secs_f64();
                 print!(
@@ -363,6 +408,13 @@ async fn catch_up(
         ),
         None => None,
     };
+    // Every catch-up starts with nothing left to write from before it (the database copy made
+    // for it, the previous catch-up's pages): otherwise the checkpoint and the kernel's writeback
+    // of that land in some catch-ups and not others, by as much as a fifth of the CPU time.
+    let admin = sqlx::PgPool::connect(&env("PG_ADMIN_URL")).await?;
+    sqlx::query("CHECKPOINT").execute(&admin).await?;
+    admin.close().await;
+    let wal_before = WalSpent::read(&shop).await?;
     let cpu_before = cpu_by_program();
     let started = Instant::now();
     let mut second = bridge_file_from(program, &db, source, "3131")?;
@@ -378,6 +430,7 @@ async fn catch_up(
     }
     let elapsed = started.elapsed();
     let cpu_after = cpu_by_program();
+    let wal = WalSpent::read(&shop).await?.since(wal_before);
     if let Some(mut profiler) = profiler.take() {
         let pid = profiler.id().context("perf pid")?;
         tokio::process::Command::new("kill")
@@ -414,6 +467,7 @@ async fn catch_up(
         replica: None,
         cpu,
         updates,
+        wal,
         peak_rss,
     })
 }
