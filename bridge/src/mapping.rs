@@ -366,6 +366,18 @@ impl Mapping {
     }
 
     /// The mapped columns of a role's table (BLOBs are never among them: snapshot reads stay small).
+    /// The key column of the table with `role`: the first of [`Mapping::columns_of`], without
+    /// making the list (it is needed for every row change).
+    pub fn key_column(&self, role: Role) -> &str {
+        match role {
+            Role::Items => &self.items.key,
+            Role::Levels => self.levels.as_ref().map_or("", |m| m.key.as_str()),
+            Role::Pictures => self.pictures.as_ref().map_or("", |m| m.key.as_str()),
+            Role::Categories => self.categories.as_ref().map_or("", |m| m.key.as_str()),
+            Role::Locations => self.locations.as_ref().map_or("", |m| m.key.as_str()),
+        }
+    }
+
     pub fn columns_of(&self, role: Role) -> Vec<&str> {
         let mut cols: Vec<&str> = match role {
             Role::Items => {
@@ -653,7 +665,7 @@ impl Mapping {
 
     /// Converts one source row change (before and/or after image) of a table with `role`.
     pub fn convert(&self, role: Role, before: Option<&Row>, after: Option<&Row>) -> Vec<Change> {
-        let key_col = self.columns_of(role)[0];
+        let key_col = self.key_column(role);
         let key_of = |row: &Row| text_of(row.get(key_col)).ok().flatten();
         let mut out = Vec::new();
         let before_key = before.and_then(key_of);

@@ -53,8 +53,6 @@ struct Opened {
     /// What the parts touched since the last recompute (each part is recomputed as it is applied,
     /// so this never holds more than a part's keys, plus the keys for the notification).
     touched: Touched,
-    /// More keys changed than a notification can name: the commit notifies `{"all":true}`.
-    notify_all: bool,
     /// Row changes applied so far.
     rows: usize,
 }
@@ -77,10 +75,6 @@ enum Lanes {
     /// It does not split: it goes whole, from here.
     Whole(Start),
 }
-
-/// Past this many item keys a notification cannot name them all anyway (at least 4 bytes a key
-/// against `contracts::stock::MAX_NOTIFY_PAYLOAD`), so a large transaction stops collecting them.
-const NOTIFY_KEYS_MAX: usize = 2000;
 
 pub struct Replicator {
     pub source: mysql_async::Opts,
@@ -662,7 +656,6 @@ impl Replicator {
         let mut opened = Opened {
             tx: self.db.begin().await?,
             touched: Touched::default(),
-            notify_all: false,
             rows: 0,
         };
         let mut next = first;
@@ -679,10 +672,6 @@ impl Replicator {
             opened.touched.recount.clear();
             opened.touched.skus.clear();
             opened.touched.pictures.clear();
-            if opened.touched.items.len() > NOTIFY_KEYS_MAX {
-                opened.notify_all = true;
-                opened.touched.items.clear();
-            }
             opened.rows += next.changes.len();
             crash::reach(Point::MidLargeTransaction);
             // Applied: the reader may cut the next part (its permit goes with this one).
@@ -767,10 +756,10 @@ impl Replicator {
         last: &Position,
         ahead: &[&str],
     ) -> anyhow::Result<(u64, u64)> {
-        let (mut tx, mut touched, notify_all, parted, prior) = match start {
-            Start::New => (self.db.begin().await?, Touched::default(), false, 0, None),
-            Start::Parts(o) => (o.tx, o.touched, o.notify_all, o.rows, None),
-            Start::Read(tx, prior) => (tx, Touched::default(), false, 0, Some(prior)),
+        let (mut tx, mut touched, parted, prior) = match start {
+            Start::New => (self.db.begin().await?, Touched::default(), 0, None),
+            Start::Parts(o) => (o.tx, o.touched, o.rows, None),
+            Start::Read(tx, prior) => (tx, Touched::default(), 0, Some(prior)),
         };
         let changes = labelled(transactions.iter());
         match prior {
@@ -790,7 +779,7 @@ impl Replicator {
         tables::record_stops(&mut tx, &stopped).await?;
         crash::reach(Point::MidBatch);
         // Sellability of every item may have changed, or more keys than a payload holds.
-        let notify = notification(&touched, &last.label(), !stops.is_empty() || notify_all);
+        let notify = notification(&touched, &last.label(), !stops.is_empty());
         apply::log_and_move(
             &mut tx,
             self.epoch,
@@ -820,17 +809,19 @@ impl Replicator {
         last: &Position,
         ahead: &[&str],
     ) -> anyhow::Result<Lanes> {
-        let mut first = self.db.begin().await?;
-        let prior = apply::Prior::read(&mut first, target, &labelled(transactions.iter())).await?;
+        // Every lane's transaction begins first, so the read of what the mirror held is shared
+        // out among them and takes both cores, not one.
+        let mut connections =
+            futures::future::try_join_all((0..LANES).map(|_| self.db.begin())).await?;
+        let prior =
+            apply::Prior::read_on(&mut connections, target, &labelled(transactions.iter())).await?;
         let changes: Vec<&[Change]> = transactions.iter().map(|(_, c)| c.as_slice()).collect();
         let Some(sets) = lanes::split(&changes, &prior, LANES) else {
+            // The others have read only: dropping them rolls them back.
+            let first = connections.swap_remove(0);
             return Ok(Lanes::Whole(Start::Read(first, prior)));
         };
         metrics::counter!("bridge_batches_in_lanes_total").increment(1);
-        let mut connections = vec![first];
-        for _ in 1..LANES {
-            connections.push(self.db.begin().await?);
-        }
         // The lanes share no row by construction; should one ever wait for a row the other holds,
         // neither could commit (the first commits only when both are through), and PostgreSQL
         // would see no deadlock: a lock wait this long ends the session with an error instead.
@@ -973,16 +964,16 @@ fn counts(logged: &[(&str, usize)]) -> (u64, u64) {
 
 /// The notification a commit sends: every item (`all`), the items `touched` names, or none.
 fn notification(touched: &Touched, at: &str, all: bool) -> Option<StockChanged> {
-    if all {
+    if all || touched.items.all() {
         Some(StockChanged::all())
-    } else if !touched.items.is_empty() {
-        let keys = touched
-            .items
-            .iter()
-            .map(|k| contracts::ItemKey::new(k.clone()));
-        Some(StockChanged::for_keys(at.to_owned(), keys))
     } else {
-        None
+        let mut keys = touched
+            .items
+            .keys()
+            .map(|k| contracts::ItemKey::new(k.to_owned()))
+            .peekable();
+        keys.peek()?;
+        Some(StockChanged::for_keys(at.to_owned(), keys))
     }
 }
 

@@ -7,24 +7,112 @@ use crate::mapping::{Change, ItemRow, LevelRow, LookupRow, PictureRow, Role};
 use crate::source::Position;
 use anyhow::Context;
 use contracts::StockChanged;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use sqlx::{PgConnection, Postgres, Transaction};
-use std::collections::BTreeSet;
 
 /// What one transaction's changes touched, for the recomputations and the notification.
 #[derive(Debug, Default)]
 pub struct Touched {
     /// Items whose shop-visible state may have changed (named in the notification).
-    pub items: BTreeSet<String>,
+    pub items: Named,
     /// Items whose quantity must be summed again: a level row of theirs changed, moved or went, or
     /// the item row is new. An item row rewritten with its levels unchanged keeps its sum.
-    pub recount: BTreeSet<String>,
+    pub recount: Keys,
     /// SKUs whose duplicate flags must be worked out again: an item took, left or deleted one.
     /// An item row rewritten with the same SKU and the same deleted flag changes no flag.
-    pub skus: BTreeSet<String>,
+    pub skus: Keys,
     /// Items whose primary picture must be worked out again from `stock.pictures`: a picture row
     /// of theirs changed, moved or went (only with a `[pictures]` mapping).
-    pub pictures: BTreeSet<String>,
+    pub pictures: Keys,
+}
+
+/// A set of keys in no particular order, each held once: a key already there is not copied
+/// again (a batch names the same item for each of its level rows and in several sets).
+#[derive(Debug, Default)]
+pub struct Keys(FxHashSet<String>);
+
+impl Keys {
+    pub fn insert(&mut self, key: &str) {
+        if !self.0.contains(key) {
+            self.0.insert(key.to_owned());
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    /// The keys in order, for a statement: PostgreSQL then walks its indexes in order, from one
+    /// page to the next, not back and forth across them.
+    pub fn sorted(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.iter().collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// Past this many item keys a notification cannot name them all anyway (at least 4 bytes a key
+/// against `contracts::stock::MAX_NOTIFY_PAYLOAD`).
+pub const NAMED_MAX: usize = 2000;
+
+/// The items a commit's notification names: past [`NAMED_MAX`] it says "all" instead, so a large
+/// batch or transaction stops collecting them.
+#[derive(Debug, Default)]
+pub struct Named {
+    keys: Keys,
+    all: bool,
+}
+
+impl Named {
+    pub fn insert(&mut self, key: &str) {
+        if !self.all {
+            self.keys.insert(key);
+            if self.keys.len() > NAMED_MAX {
+                self.all = true;
+                self.keys.clear();
+            }
+        }
+    }
+
+    /// Whether more items changed than a notification names: it says "all".
+    pub fn all(&self) -> bool {
+        self.all
+    }
+
+    /// The items named (none once [`Named::all`]).
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter()
+    }
+}
+
+impl<'a> Extend<&'a str> for Named {
+    fn extend<I: IntoIterator<Item = &'a str>>(&mut self, keys: I) {
+        keys.into_iter().for_each(|key| self.insert(key));
+    }
+}
+
+impl<'a> Extend<&'a str> for Keys {
+    fn extend<I: IntoIterator<Item = &'a str>>(&mut self, keys: I) {
+        keys.into_iter().for_each(|key| self.insert(key));
+    }
+}
+
+impl Extend<String> for Keys {
+    fn extend<I: IntoIterator<Item = String>>(&mut self, keys: I) {
+        self.0.extend(keys);
+    }
 }
 
 /// The fixed parts of an apply: which source tables the rows come from and the generation.
@@ -63,6 +151,43 @@ impl Prior {
         target: &Target<'_>,
         changes: &[(&str, &Change)],
     ) -> anyhow::Result<Self> {
+        let (items, levels) = Self::keys(changes);
+        Self::read_keys(tx, target, &items, &levels).await
+    }
+
+    /// [`Prior::read`] on several connections at once, each reading its share of the keys: a
+    /// large batch's read then takes as many cores as there are connections. Each connection
+    /// must be at a point after the last commit that could have changed these rows (any
+    /// transaction begun after it: the bridge is the only writer of these tables).
+    pub async fn read_on(
+        connections: &mut [sqlx::Transaction<'static, Postgres>],
+        target: &Target<'_>,
+        changes: &[(&str, &Change)],
+    ) -> anyhow::Result<Self> {
+        let (items, levels) = Self::keys(changes);
+        let share = |keys: &[&str], n: usize| keys.len().div_ceil(n).max(1);
+        let (item_share, level_share) = (
+            share(&items, connections.len()),
+            share(&levels, connections.len()),
+        );
+        let parts = futures::future::try_join_all(connections.iter_mut().enumerate().map(
+            |(i, tx)| {
+                let items = items.chunks(item_share).nth(i).unwrap_or_default();
+                let levels = levels.chunks(level_share).nth(i).unwrap_or_default();
+                async move { Self::read_keys(tx, target, items, levels).await }
+            },
+        ))
+        .await?;
+        let mut prior = Self::default();
+        for part in parts {
+            prior.items.extend(part.items);
+            prior.level_items.extend(part.level_items);
+        }
+        Ok(prior)
+    }
+
+    /// The item keys and level row keys `changes` name, each once and in order.
+    fn keys<'a>(changes: &[(&str, &'a Change)]) -> (Vec<&'a str>, Vec<&'a str>) {
         let (mut items, mut levels) = (vec![], vec![]);
         for (_, change) in changes {
             match change {
@@ -71,12 +196,25 @@ impl Prior {
                 Change::Picture { .. } | Change::Lookup { .. } => {}
             }
         }
+        for keys in [&mut items, &mut levels] {
+            keys.sort_unstable();
+            keys.dedup();
+        }
+        (items, levels)
+    }
+
+    async fn read_keys(
+        tx: &mut PgConnection,
+        target: &Target<'_>,
+        items: &[&str],
+        levels: &[&str],
+    ) -> anyhow::Result<Self> {
         let mut prior = Self::default();
         if !items.is_empty() {
             prior.items = sqlx::query_as::<_, (String, Option<String>, bool)>(
                 "SELECT item_key, sku, deleted FROM stock.items WHERE item_key = ANY($1)",
             )
-            .bind(&items)
+            .bind(items)
             .fetch_all(&mut *tx)
             .await
             .context("the items before the batch")?
@@ -89,7 +227,7 @@ impl Prior {
                 "SELECT row_key, item_key FROM stock.levels WHERE source_table = $1 AND row_key = ANY($2)",
             )
             .bind(target.levels_table)
-            .bind(&levels)
+            .bind(levels)
             .fetch_all(&mut *tx)
             .await
             .context("the level rows before the batch")?
@@ -148,6 +286,13 @@ pub async fn apply_after(
     apply_items(tx, target, &items, &prior.items, touched).await?;
     apply_levels(tx, target, &levels, &prior.level_items, touched).await?;
     apply_picture_rows(tx, target, &pictures, touched).await
+}
+
+/// A batch's rows by key, in order (see [`Keys::sorted`]).
+fn by_key<'m, V>(rows: &'m FxHashMap<&'m str, V>) -> Vec<(&'m &'m str, &'m V)> {
+    let mut rows: Vec<_> = rows.iter().collect();
+    rows.sort_unstable_by_key(|(key, _)| **key);
+    rows
 }
 
 async fn apply_lookups(
@@ -225,9 +370,9 @@ async fn apply_lookups(
     .bind(changed(Role::Locations.lookup_name()))
     .fetch_all(&mut *tx)
     .await?;
-    touched.items.extend(renamed);
-    touched.recount.extend(moved.iter().cloned());
-    touched.items.extend(moved);
+    touched.items.extend(renamed.iter().map(String::as_str));
+    touched.items.extend(moved.iter().map(String::as_str));
+    touched.recount.extend(moved);
     Ok(())
 }
 
@@ -244,7 +389,7 @@ async fn apply_items(
     let all: Vec<&str> = items.keys().copied().collect();
     let mut up = ItemColumns::default();
     let (mut gone, mut gone_at) = (vec![], vec![]);
-    for (key, (at, row)) in items {
+    for (key, (at, row)) in by_key(items) {
         let was = before.get(*key);
         match row {
             Some(row) => {
@@ -254,12 +399,12 @@ async fn apply_items(
                 up.push(key, at, row);
                 match was {
                     None => {
-                        touched.recount.insert((*key).to_owned());
-                        touched.skus.extend(row.sku.clone());
+                        touched.recount.insert(key);
+                        touched.skus.extend(row.sku.as_deref());
                     }
                     Some((sku, deleted)) if *sku != row.sku || *deleted != row.deleted => {
-                        touched.skus.extend(sku.clone());
-                        touched.skus.extend(row.sku.clone());
+                        touched.skus.extend(sku.as_deref());
+                        touched.skus.extend(row.sku.as_deref());
                     }
                     Some(_) => {}
                 }
@@ -268,7 +413,7 @@ async fn apply_items(
                 gone.push(*key);
                 gone_at.push(*at);
                 if let Some((sku, false)) = was {
-                    touched.skus.extend(sku.clone());
+                    touched.skus.extend(sku.as_deref());
                 }
             }
         }
@@ -321,7 +466,7 @@ async fn apply_items(
     .execute(&mut *tx)
     .await
     .context("tombstone items")?;
-    touched.items.extend(all.into_iter().map(str::to_owned));
+    touched.items.extend(all);
     Ok(())
 }
 
@@ -394,7 +539,7 @@ async fn apply_picture_rows(
     .bind(&all)
     .fetch_all(&mut *tx)
     .await?;
-    touched.items.extend(old_items.iter().cloned());
+    touched.items.extend(old_items.iter().map(String::as_str));
     touched.pictures.extend(old_items);
     let (mut keys, mut item_keys, mut hashes, mut ranks, mut ats) =
         (vec![], vec![], vec![], vec![], vec![]);
@@ -416,8 +561,8 @@ async fn apply_picture_rows(
                         .join(",")
                 ));
                 ats.push(*at);
-                touched.pictures.insert(row.item_key.as_str().to_owned());
-                touched.items.insert(row.item_key.as_str().to_owned());
+                touched.pictures.insert(row.item_key.as_str());
+                touched.items.insert(row.item_key.as_str());
             }
             None => gone.push(*key),
         }
@@ -533,13 +678,16 @@ async fn apply_levels(
         return Ok(());
     }
     // The items the rows counted for before: a row that moves or goes lowers their sum.
-    let old_items = levels.keys().filter_map(|key| before.get(*key)).cloned();
+    let old_items = levels
+        .keys()
+        .filter_map(|key| before.get(*key))
+        .map(String::as_str);
     touched.recount.extend(old_items.clone());
     touched.items.extend(old_items);
     let (mut keys, mut item_keys, mut locations, mut quantities, mut ats) =
         (vec![], vec![], vec![], vec![], vec![]);
     let mut gone = vec![];
-    for (key, (at, row)) in levels {
+    for (key, (at, row)) in by_key(levels) {
         match row {
             Some(row) => {
                 keys.push(*key);
@@ -547,8 +695,8 @@ async fn apply_levels(
                 locations.push(row.location_key.as_deref());
                 quantities.push(row.quantity);
                 ats.push(*at);
-                touched.recount.insert(row.item_key.as_str().to_owned());
-                touched.items.insert(row.item_key.as_str().to_owned());
+                touched.recount.insert(row.item_key.as_str());
+                touched.items.insert(row.item_key.as_str());
             }
             None => gone.push(*key),
         }
@@ -595,10 +743,10 @@ pub async fn recompute(
     if let Some(table) = target.pictures_table
         && !touched.pictures.is_empty()
     {
-        let items: Vec<&str> = touched.pictures.iter().map(String::as_str).collect();
+        let items = touched.pictures.sorted();
         recompute_primary_pictures(tx, table, Some(&items)).await?;
     }
-    let items: Vec<&str> = touched.recount.iter().map(String::as_str).collect();
+    let items = touched.recount.sorted();
     if !items.is_empty() {
         sqlx::query(
         // Each item's rows found through `levels_item`, not by hashing the whole table: the work
@@ -614,7 +762,7 @@ pub async fn recompute(
         .execute(&mut *tx)
         .await?;
     }
-    let skus: Vec<&str> = touched.skus.iter().map(String::as_str).collect();
+    let skus = touched.skus.sorted();
     if skus.is_empty() {
         return Ok(());
     }

@@ -14,7 +14,7 @@ use anyhow::Context;
 use futures::StreamExt;
 use mysql_async::BinlogStreamRequest;
 use mysql_async::binlog::BinlogChecksumAlg;
-use mysql_async::binlog::events::{EventData, OptionalMetadataField, RowsEventData};
+use mysql_async::binlog::events::{EventData, OptionalMetadataField, RowsEventData, TableMapEvent};
 use mysql_async::consts::ColumnType;
 use mysql_async::prelude::Queryable;
 use std::collections::{HashMap, HashSet};
@@ -222,6 +222,11 @@ pub async fn read(
     let mut gtid_state = GtidState::parse(from.gtid.as_deref());
     // Each mapped table map's row layout (None: its rows are passed over).
     let mut columns: HashMap<u64, Option<Arc<Layout>>> = HashMap::new();
+    // The layout worked out from each table id's last table map. MariaDB sends a table map before
+    // every transaction's rows, nearly always the same bytes: the names, the mapping's check and
+    // the layout are then taken from here, not worked out again (a tenth of the bridge's CPU in a
+    // catch-up). A table map that differs in any byte (a changed table) is worked out afresh.
+    let mut layouts: HashMap<u64, (TableMapEvent<'static>, Arc<Layout>)> = HashMap::new();
     let mut open: Option<Open> = None;
     let mut last_progress = from.pos;
     loop {
@@ -288,6 +293,7 @@ pub async fn read(
                     file = next;
                     last_progress = rotate.position();
                     columns.clear();
+                    layouts.clear();
                     if open.is_none() && offsets_trusted {
                         send_progress(&tx, &file, last_progress, &gtid_state);
                     }
@@ -303,6 +309,12 @@ pub async fn read(
                     // Already in the table's own snapshot: its rows are skipped, and a layout it
                     // had before that snapshot says nothing about the mapping.
                     Some(_) if states.covered(&table, gtid, &file, end) => None,
+                    Some(_)
+                        if let Some((seen, layout)) = layouts.get(&tme.table_id())
+                            && *seen == tme =>
+                    {
+                        Some(layout.clone())
+                    }
                     Some(role) => {
                         let Some(names) = column_names(&tme) else {
                             anyhow::bail!(
@@ -324,13 +336,18 @@ pub async fn read(
                             .collect();
                         match mapping.misfit(role, &typed) {
                             None => {
-                                let key = mapping.columns_of(role)[0];
-                                let layout =
+                                let key = mapping.key_column(role);
+                                let layout = Arc::new(
                                     Layout::of(&tme, names, key, latin1.get(table.as_str()))
                                         .with_context(|| {
                                             format!("binlog: table map for {table} at {}", at())
-                                        })?;
-                                Some(Arc::new(layout))
+                                        })?,
+                                );
+                                layouts.insert(
+                                    tme.table_id(),
+                                    (tme.clone().into_owned(), layout.clone()),
+                                );
+                                Some(layout)
                             }
                             Some(reason) => {
                                 let txn = open.get_or_insert_with(|| Open::new(None, false));
