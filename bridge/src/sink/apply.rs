@@ -170,14 +170,13 @@ impl Prior {
             share(&items, connections.len()),
             share(&levels, connections.len()),
         );
-        let parts = futures::future::try_join_all(connections.iter_mut().enumerate().map(
-            |(i, tx)| {
+        let parts =
+            futures::future::try_join_all(connections.iter_mut().enumerate().map(|(i, tx)| {
                 let items = items.chunks(item_share).nth(i).unwrap_or_default();
                 let levels = levels.chunks(level_share).nth(i).unwrap_or_default();
                 async move { Self::read_keys(tx, target, items, levels).await }
-            },
-        ))
-        .await?;
+            }))
+            .await?;
         let mut prior = Self::default();
         for part in parts {
             prior.items.extend(part.items);
