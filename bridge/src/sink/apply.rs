@@ -134,8 +134,8 @@ pub struct Target<'a> {
 /// flag, and the item each level row counted for. A SKU an item takes, leaves, or stops or starts
 /// counting for may change duplicate flags; an item row seen for the first time needs its sum; a
 /// level row that moves or goes lowers its old item's sum. Read before anything of the batch is
-/// written, on the connection that applies it (or, for lanes, the first of them: the bridge is
-/// the only writer of these tables, fenced by its epoch).
+/// written, on the connection that applies it (or, for lanes, shared out over theirs: the bridge
+/// is the only writer of these tables, fenced by its epoch).
 #[derive(Debug, Default)]
 pub struct Prior {
     /// Item key → (SKU, deleted), for the items of the batch the mirror has.
