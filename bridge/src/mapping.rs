@@ -365,7 +365,6 @@ impl Mapping {
         }
     }
 
-    /// The mapped columns of a role's table (BLOBs are never among them: snapshot reads stay small).
     /// The key column of the table with `role`: the first of [`Mapping::columns_of`], without
     /// making the list (it is needed for every row change).
     pub fn key_column(&self, role: Role) -> &str {
@@ -378,6 +377,7 @@ impl Mapping {
         }
     }
 
+    /// The mapped columns of a role's table (BLOBs are never among them: snapshot reads stay small).
     pub fn columns_of(&self, role: Role) -> Vec<&str> {
         let mut cols: Vec<&str> = match role {
             Role::Items => {
@@ -1006,6 +1006,10 @@ mod tests {
             !m.columns_of(Role::Items).contains(&"image"),
             "BLOBs stay out of mapped reads"
         );
+        // The key read for every row change is the column the snapshot reads first.
+        for role in [Role::Items, Role::Levels, Role::Categories, Role::Locations] {
+            assert_eq!(m.key_column(role), m.columns_of(role)[0], "{role:?}");
+        }
     }
 
     #[test]

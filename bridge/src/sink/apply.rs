@@ -385,7 +385,6 @@ async fn apply_items(
     if items.is_empty() {
         return Ok(());
     }
-    let all: Vec<&str> = items.keys().copied().collect();
     let mut up = ItemColumns::default();
     let (mut gone, mut gone_at) = (vec![], vec![]);
     for (key, (at, row)) in by_key(items) {
@@ -465,7 +464,7 @@ async fn apply_items(
     .execute(&mut *tx)
     .await
     .context("tombstone items")?;
-    touched.items.extend(all);
+    touched.items.extend(items.keys().copied());
     Ok(())
 }
 
